@@ -1,0 +1,113 @@
+import type { z } from 'zod';
+import type { AdapterError } from './errors.js';
+import type { MessageEnvelope, PublishReceipt } from './envelope.js';
+import type { Logger } from './logger.js';
+
+/**
+ * What a broker can do, declared by its adapter (never guessed from its name). Shared code and the
+ * contract suite branch on these, so a new broker with the same abilities needs no new branches.
+ */
+export interface Capabilities {
+  /** 'per-key': messages with the same key are delivered in publish order. 'none': no guarantee. */
+  readonly ordering: 'per-key' | 'none';
+  /** The broker delays delivery natively until `deliverAt`. */
+  readonly delay: boolean;
+  /** The broker offers transactional publishes. */
+  readonly transactions: boolean;
+  /** The broker drops producer retries itself (e.g. Kafka's idempotent producer). */
+  readonly nativeIdempotence: boolean;
+  /** Largest message (payload + headers, approximately) the broker accepts. Checked before sending. */
+  readonly maxMessageBytes: number;
+  /** Longest destination name the broker accepts. */
+  readonly maxDestinationLength: number;
+  /** The adapter can read its messages back (see ReadableAdapter). */
+  readonly readable: boolean;
+}
+
+/** One message's outcome. Expected failures are values, not rejections (house habit 3). */
+export type PublishResult =
+  | { readonly ok: true; readonly receipt: PublishReceipt }
+  | { readonly ok: false; readonly error: AdapterError };
+
+export interface PublishOptions {
+  /** Aborts waiting for the broker. The message may still have been written (ambiguous). */
+  readonly signal: AbortSignal;
+}
+
+export interface HealthReport {
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+/**
+ * The contract every broker implements. Kept deliberately small; extra abilities are separate
+ * optional interfaces (ReadableAdapter) announced through `capabilities`.
+ */
+export interface BrokerAdapter {
+  readonly kind: string;
+  /** The configured target name this adapter serves. */
+  readonly target: string;
+  readonly capabilities: Capabilities;
+  /** Connects (or starts connecting). Resolves once the adapter can publish; rejects with AdapterError. */
+  connect(signal?: AbortSignal): Promise<void>;
+  /**
+   * Publishes a batch and resolves with one result per message, in input order, each after the
+   * broker's durable confirm (or its failure). Rejects only with an AdapterError when the whole batch
+   * failed the same way before any per-message outcome was known.
+   */
+  publish(batch: readonly MessageEnvelope[], options: PublishOptions): Promise<PublishResult[]>;
+  health(): Promise<HealthReport>;
+  /** Idempotent. Waits for in-flight publishes to settle, then releases every resource. */
+  close(): Promise<void>;
+}
+
+export interface StoredMessage {
+  readonly id: string;
+  readonly tenant: string;
+  readonly topic: string;
+  readonly key?: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly contentType: string;
+  readonly payload: Uint8Array;
+  readonly offset: string;
+  readonly createdAt: number;
+}
+
+export interface ReadOptions {
+  /** First offset to return (inclusive). */
+  readonly from: bigint;
+  readonly limit: number;
+}
+
+/** Optional ability: read back what was published (the embedded broker offers it over HTTP). */
+export interface ReadableAdapter extends BrokerAdapter {
+  read(destination: string, options: ReadOptions): Promise<StoredMessage[]>;
+}
+
+export function isReadable(adapter: BrokerAdapter): adapter is ReadableAdapter {
+  return adapter.capabilities.readable && typeof (adapter as Partial<ReadableAdapter>).read === 'function';
+}
+
+/** What every adapter factory receives besides its own config. */
+export interface AdapterDeps {
+  readonly logger: Logger;
+  /** Injected clock so tests control time. Defaults to Date.now. */
+  readonly now?: () => number;
+  /** Base directory that relative paths in the adapter's config resolve against. */
+  readonly baseDir?: string;
+}
+
+/**
+ * An adapter kind as the registry knows it: its config schema (a strict zod object whose `kind`
+ * is a literal) and its factory. The gateway builds its config union from these.
+ */
+export interface AdapterKind<Config extends { kind: string } = { kind: string }> {
+  readonly kind: Config['kind'];
+  readonly configSchema: z.ZodType<Config>;
+  create(target: string, config: Config, deps: AdapterDeps): BrokerAdapter;
+}
+
+/** Helper that keeps the generic parameter when declaring a kind. */
+export function defineAdapterKind<Config extends { kind: string }>(kind: AdapterKind<Config>): AdapterKind<Config> {
+  return kind;
+}

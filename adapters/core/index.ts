@@ -1,0 +1,6 @@
+export * from './adapter.js';
+export * from './batch.js';
+export * from './envelope.js';
+export * from './errors.js';
+export * from './logger.js';
+export * from './wire-headers.js';

@@ -1,0 +1,68 @@
+import type { MessageEnvelope } from './envelope.js';
+
+/**
+ * Header names every adapter writes next to the user's headers, so any consumer of any broker can
+ * read the message id (for deduplication), tenant and content type the same way.
+ * Lower-case, dash-separated: valid as Kafka headers, AMQP header table keys and RocketMQ properties.
+ */
+export const WIRE_HEADERS = {
+  id: 'pubgate-id',
+  tenant: 'pubgate-tenant',
+  topic: 'pubgate-topic',
+  contentType: 'content-type',
+  key: 'pubgate-key',
+  createdAt: 'pubgate-created-at',
+} as const;
+
+const RESERVED = new Set<string>(Object.values(WIRE_HEADERS));
+
+/** True if a user header would collide with a header the gateway writes itself. */
+export function isWireHeaderName(name: string): boolean {
+  return RESERVED.has(name.toLowerCase()) || name.toLowerCase().startsWith('pubgate-');
+}
+
+/** The full header map to put on the wire: user headers plus the gateway's own. */
+export function toWireHeaders(envelope: MessageEnvelope): Record<string, string> {
+  const headers: Record<string, string> = { ...envelope.headers };
+  headers[WIRE_HEADERS.id] = envelope.id;
+  headers[WIRE_HEADERS.tenant] = envelope.tenant;
+  headers[WIRE_HEADERS.topic] = envelope.topic;
+  headers[WIRE_HEADERS.contentType] = envelope.contentType;
+  headers[WIRE_HEADERS.createdAt] = String(envelope.createdAt);
+  if (envelope.key !== undefined) headers[WIRE_HEADERS.key] = envelope.key;
+  return headers;
+}
+
+export interface WireMessage {
+  id: string;
+  tenant: string;
+  topic: string;
+  contentType: string;
+  key?: string;
+  createdAt: number;
+  /** User headers, with the gateway's own removed. */
+  headers: Record<string, string>;
+}
+
+/** The reverse of toWireHeaders, for consumers (tests, the verifier). Missing fields become ''. */
+export function fromWireHeaders(wire: Readonly<Record<string, string>>): WireMessage {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(wire)) if (!RESERVED.has(name)) headers[name] = value;
+  const key = wire[WIRE_HEADERS.key];
+  return {
+    id: wire[WIRE_HEADERS.id] ?? '',
+    tenant: wire[WIRE_HEADERS.tenant] ?? '',
+    topic: wire[WIRE_HEADERS.topic] ?? '',
+    contentType: wire[WIRE_HEADERS.contentType] ?? '',
+    createdAt: Number(wire[WIRE_HEADERS.createdAt] ?? 0),
+    ...(key === undefined ? {} : { key }),
+    headers,
+  };
+}
+
+/** Approximate wire size of a message, used to refuse oversize messages before the broker does. */
+export function approximateSize(envelope: MessageEnvelope): number {
+  let size = envelope.payload.byteLength + (envelope.key?.length ?? 0) + 64;
+  for (const [name, value] of Object.entries(toWireHeaders(envelope))) size += name.length + value.length + 4;
+  return size;
+}

@@ -1,0 +1,125 @@
+/**
+ * Every error the gateway answers with, in one registry (house habit 1). Each code has a status, a
+ * title and whether the caller may retry the same request. openapi/ documents every code, and
+ * test/http/error-registry.test.ts fails when one is missing there.
+ *
+ * Naming: GW_ERR_<AREA>_<WHAT>. Codes are a public, stable contract: never rename one.
+ */
+export const GATEWAY_ERRORS = {
+  // 400 — the request is malformed; nothing was kept.
+  GW_ERR_BAD_REQUEST: { status: 400, title: 'Malformed request', retriable: false },
+  GW_ERR_INVALID_TOPIC: { status: 400, title: 'Invalid topic name', retriable: false },
+  GW_ERR_INVALID_JSON: { status: 400, title: 'Malformed JSON body', retriable: false },
+  GW_ERR_JSON_TOO_DEEP: { status: 400, title: 'JSON nested too deeply', retriable: false },
+  GW_ERR_INVALID_HEADER: { status: 400, title: 'Invalid message header', retriable: false },
+  GW_ERR_INVALID_MESSAGE_ID: { status: 400, title: 'Invalid message id', retriable: false },
+  GW_ERR_INVALID_MESSAGE_KEY: { status: 400, title: 'Invalid message key', retriable: false },
+  GW_ERR_INVALID_BATCH: { status: 400, title: 'Invalid batch', retriable: false },
+  GW_ERR_INVALID_QUERY: { status: 400, title: 'Invalid query parameter', retriable: false },
+  // 401/403 — who the caller is and what it may do.
+  GW_ERR_UNAUTHENTICATED: { status: 401, title: 'Missing or invalid credentials', retriable: false },
+  GW_ERR_FORBIDDEN_TOPIC: { status: 403, title: 'Topic not granted to this tenant', retriable: false },
+  GW_ERR_RESERVED_TOPIC: { status: 403, title: 'Broker-internal topic name', retriable: false },
+  GW_ERR_TENANT_HEADER: { status: 403, title: 'The tenant comes from the credential', retriable: false },
+  // 404/405 — what exists.
+  GW_ERR_NOT_FOUND: { status: 404, title: 'No such resource', retriable: false },
+  GW_ERR_NO_ROUTE: { status: 404, title: 'No route for this topic', retriable: false },
+  GW_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retriable: false },
+  GW_ERR_TOPIC_NOT_READABLE: { status: 405, title: 'The topic cannot be read through the gateway', retriable: false },
+  // 413/415 — what the route accepts.
+  GW_ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body too large for this route', retriable: false },
+  GW_ERR_MESSAGE_TOO_LARGE: { status: 413, title: 'Message too large for the broker', retriable: false },
+  GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Content type not accepted by this route', retriable: false },
+  // 500/503 — our side. Nothing was kept unless the body says otherwise; safe to retry.
+  GW_ERR_INTERNAL: { status: 500, title: 'Internal error', retriable: true },
+  GW_ERR_BROKER_UNAVAILABLE: { status: 503, title: 'Broker unavailable', retriable: true },
+  GW_ERR_BROKER_TIMEOUT: {
+    status: 503,
+    title: 'Broker did not confirm in time; the message may have been written',
+    retriable: true,
+  },
+  GW_ERR_BROKER_REJECTED: { status: 503, title: 'Broker refused the message', retriable: false },
+  GW_ERR_UNROUTABLE: { status: 503, title: 'Broker could not route the message to any queue', retriable: false },
+  GW_ERR_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down', retriable: true },
+} as const satisfies Record<string, GatewayErrorSpec>;
+
+export interface GatewayErrorSpec {
+  readonly status: number;
+  readonly title: string;
+  /** The same request may succeed later (sent again, ideally with the same Idempotency-Key). */
+  readonly retriable: boolean;
+}
+
+export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
+
+export const GATEWAY_ERROR_CODES = Object.keys(GATEWAY_ERRORS) as GatewayErrorCode[];
+
+/** One problem in a list of problems (batch validation), pointing at the message it concerns. */
+export interface ProblemItem {
+  readonly index?: number;
+  readonly code: GatewayErrorCode;
+  readonly detail: string;
+}
+
+export interface GatewayErrorOptions {
+  /** Seconds a client should wait before retrying; set for every 503 and 429. */
+  readonly retryAfterSeconds?: number;
+  /** Extra response headers (e.g. Allow, WWW-Authenticate). */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly errors?: readonly ProblemItem[];
+  readonly cause?: unknown;
+}
+
+/** A coded error that becomes an application/problem+json answer. */
+export class GatewayError extends Error {
+  override readonly name = 'GatewayError';
+  readonly code: GatewayErrorCode;
+  readonly status: number;
+  readonly retriable: boolean;
+  readonly retryAfterSeconds?: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly errors?: readonly ProblemItem[];
+
+  constructor(code: GatewayErrorCode, detail: string, options: GatewayErrorOptions = {}) {
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    const spec: GatewayErrorSpec = GATEWAY_ERRORS[code];
+    this.code = code;
+    this.status = spec.status;
+    this.retriable = spec.retriable;
+    this.headers = options.headers ?? {};
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+    else if (spec.status === 503) this.retryAfterSeconds = 1;
+    if (options.errors !== undefined) this.errors = options.errors;
+  }
+}
+
+/** RFC 9457 problem details, with our stable `code` and the request id for support. */
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: GatewayErrorCode;
+  retriable: boolean;
+  instance?: string;
+  requestId?: string;
+  errors?: readonly ProblemItem[];
+}
+
+export function problemType(code: GatewayErrorCode): string {
+  return `urn:pubgate:problem:${code}`;
+}
+
+export function toProblem(error: GatewayError, context: { instance?: string; requestId?: string }): ProblemDocument {
+  return {
+    type: problemType(error.code),
+    title: GATEWAY_ERRORS[error.code].title,
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+    retriable: error.retriable,
+    ...(context.instance === undefined ? {} : { instance: context.instance }),
+    ...(context.requestId === undefined ? {} : { requestId: context.requestId }),
+    ...(error.errors === undefined ? {} : { errors: error.errors }),
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The broker targets of a running gateway: one adapter per entry under `brokers:`, built through
+ * the adapter registry (the gateway never names a broker kind itself).
+ */
+import {
+  toAdapterError,
+  type AdapterDeps,
+  type BrokerAdapter,
+  type HealthReport,
+  type Logger,
+} from '../adapters/core/index.js';
+import { findAdapterKind } from '../adapters/registry.js';
+import type { GatewayConfig } from './config/schema.js';
+import type { GatewayMetrics } from './observability/metrics.js';
+
+export interface Targets {
+  get(name: string): BrokerAdapter;
+  names(): string[];
+  /** Connects every target; a target that fails keeps retrying in the background with backoff. */
+  connectAll(): Promise<void>;
+  /** Health of every target, each bounded by `timeoutMs`. */
+  health(timeoutMs: number): Promise<Record<string, HealthReport & { kind: string }>>;
+  close(): Promise<void>;
+}
+
+export function createTargets(
+  brokers: GatewayConfig['brokers'],
+  deps: AdapterDeps & { metrics: GatewayMetrics; logger: Logger; connectTimeoutMs?: number },
+): Targets {
+  const adapters = new Map<string, BrokerAdapter>();
+  for (const [name, config] of Object.entries(brokers)) {
+    const kind = findAdapterKind(config.kind);
+    if (!kind) throw new Error(`broker target ${name}: unknown kind ${config.kind}`);
+    adapters.set(name, kind.create(name, config, { ...deps, logger: deps.logger.child({ target: name }) }));
+  }
+  const closing = new AbortController();
+  const retryTimers = new Set<NodeJS.Timeout>();
+  let closed: Promise<void> | undefined;
+
+  async function connectWithRetry(name: string, adapter: BrokerAdapter, attempt: number): Promise<void> {
+    const timeout = AbortSignal.timeout(deps.connectTimeoutMs ?? 10_000);
+    try {
+      await adapter.connect(AbortSignal.any([timeout, closing.signal]));
+      deps.logger.info({ target: name, kind: adapter.kind, attempt }, 'broker target connected');
+      deps.metrics.targetUp.set({ target: name, kind: adapter.kind }, 1);
+    } catch (error) {
+      if (closing.signal.aborted) return;
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      deps.metrics.targetUp.set({ target: name, kind: adapter.kind }, 0);
+      deps.logger.warn(
+        { target: name, kind: adapter.kind, attempt, retryInMs: delay, err: toAdapterError(error) },
+        'broker target not reachable; publishes to it fail with 503 until it is',
+      );
+      const timer = setTimeout(() => {
+        retryTimers.delete(timer);
+        void connectWithRetry(name, adapter, attempt + 1);
+      }, delay);
+      timer.unref();
+      retryTimers.add(timer);
+    }
+  }
+
+  return {
+    get(name) {
+      const adapter = adapters.get(name);
+      if (!adapter) throw new Error(`no broker target named ${name}`);
+      return adapter;
+    },
+    names: () => [...adapters.keys()],
+    async connectAll() {
+      await Promise.all([...adapters].map(([name, adapter]) => connectWithRetry(name, adapter, 1)));
+    },
+    async health(timeoutMs) {
+      const entries = await Promise.all(
+        [...adapters].map(async ([name, adapter]) => {
+          let report: HealthReport;
+          try {
+            report = await withTimeout(adapter.health(), timeoutMs);
+          } catch (error) {
+            report = { ok: false, detail: error instanceof Error ? error.message : String(error) };
+          }
+          deps.metrics.targetUp.set({ target: name, kind: adapter.kind }, report.ok ? 1 : 0);
+          return [name, { ...report, kind: adapter.kind }] as const;
+        }),
+      );
+      return Object.fromEntries(entries);
+    },
+    close() {
+      closed ??= (async () => {
+        closing.abort(new Error('gateway closing'));
+        for (const timer of retryTimers) clearTimeout(timer);
+        retryTimers.clear();
+        await Promise.all(
+          [...adapters].map(async ([name, adapter]) => {
+            try {
+              await adapter.close();
+            } catch (error) {
+              deps.logger.error({ target: name, err: error }, 'broker target did not close cleanly');
+            }
+          }),
+        );
+      })();
+      return closed;
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}

@@ -1,0 +1,45 @@
+import { PASS, reject, type Policy } from '../core/index.js';
+import { compileTopicPattern, type TopicMatcher } from './topic-pattern.js';
+
+export interface TopicAclConfig {
+  /** tenant name → topic patterns it may publish to and read. */
+  readonly tenants: Readonly<Record<string, { readonly topics: readonly string[] }>>;
+}
+
+/**
+ * Broker-internal names no tenant may use, whatever its grants: Kafka's internal topics, RabbitMQ's
+ * reserved `amq.` prefix, RocketMQ's system, retry and dead-letter topics.
+ */
+const RESERVED_TOPICS = [/^__/, /^amq\./i, /^RMQ_SYS_/i, /^%(DLQ|RETRY)%/i, /^(TBW102|SCHEDULE_TOPIC_XXXX)$/, /^rmq_sys_/i];
+
+/** Headers that try to choose the tenant. The tenant always comes from the credential. */
+const TENANT_HEADERS = ['x-tenant', 'x-tenant-id', 'tenant', 'tenant-id', 'x-pubgate-tenant', 'pubgate-tenant'];
+
+export function isReservedTopic(topic: string): boolean {
+  return RESERVED_TOPICS.some((pattern) => pattern.test(topic));
+}
+
+/** Refuses reserved topics, tenant-choosing headers, and topics outside the tenant's grants. */
+export function createTopicAclPolicy(config: TopicAclConfig): Policy {
+  const grants = new Map<string, TopicMatcher[]>(
+    Object.entries(config.tenants).map(([tenant, { topics }]) => [tenant, topics.map(compileTopicPattern)]),
+  );
+  return {
+    name: 'acl',
+    evaluate(context) {
+      const tenantHeader = context.headerNames.find((name) => TENANT_HEADERS.includes(name));
+      if (tenantHeader !== undefined) {
+        return reject('tenant-header', `the ${tenantHeader} header is not accepted: the tenant comes from the credential`);
+      }
+      if (isReservedTopic(context.topic)) {
+        return reject('reserved-topic', `"${context.topic}" is a broker-internal name`);
+      }
+      const tenant = context.principal?.tenant;
+      const allowed = tenant === undefined ? undefined : grants.get(tenant);
+      if (!allowed?.some((grant) => grant.match(context.topic) !== undefined)) {
+        return reject('forbidden-topic', `tenant ${tenant ?? '(none)'} may not use topic "${context.topic}"`);
+      }
+      return PASS;
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { createApiKeyPolicy, type ApiKeyPolicyConfig } from './api-key.policy.js';
