@@ -2,15 +2,20 @@
  * The explicit list of adapter kinds. Adding a broker = one folder under adapters/ and one line
  * here; the gateway's config schema and factory read this list and need no change.
  */
-import type { AdapterKind } from './core/index.js';
+import type { z } from 'zod';
+import type { AdapterDeps, BrokerAdapter } from './core/index.js';
 import { embeddedAdapterKind } from './embedded/index.js';
 
-export const ADAPTER_KINDS = [embeddedAdapterKind] as const satisfies readonly AdapterKind<never>[];
+export const ADAPTER_KINDS = [embeddedAdapterKind] as const;
 
-export type BrokerConfig = Parameters<(typeof ADAPTER_KINDS)[number]['create']>[1];
+/** The config of any registered broker kind: a union discriminated by `kind`. */
+export type BrokerConfig = z.output<(typeof ADAPTER_KINDS)[number]['configSchema']>;
 
-export function findAdapterKind(kind: string): AdapterKind<{ kind: string }> | undefined {
-  return (ADAPTER_KINDS as readonly AdapterKind<never>[]).find((k) => k.kind === kind) as
-    | AdapterKind<{ kind: string }>
-    | undefined;
+/** Builds the adapter for one configured broker target. */
+export function createAdapter(target: string, config: BrokerConfig, deps: AdapterDeps): BrokerAdapter {
+  const kind = ADAPTER_KINDS.find((k) => k.kind === config.kind);
+  if (!kind) throw new Error(`broker target ${target}: unknown kind "${config.kind}"`);
+  // The kind was found by the config's own discriminator, so the config is that kind's config.
+  const create = kind.create as (target: string, config: BrokerConfig, deps: AdapterDeps) => BrokerAdapter;
+  return create(target, config, deps);
 }

@@ -9,7 +9,7 @@ import {
   type HealthReport,
   type Logger,
 } from '../adapters/core/index.js';
-import { findAdapterKind } from '../adapters/registry.js';
+import { createAdapter } from '../adapters/registry.js';
 import type { GatewayConfig } from './config/schema.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 
@@ -29,9 +29,7 @@ export function createTargets(
 ): Targets {
   const adapters = new Map<string, BrokerAdapter>();
   for (const [name, config] of Object.entries(brokers)) {
-    const kind = findAdapterKind(config.kind);
-    if (!kind) throw new Error(`broker target ${name}: unknown kind ${config.kind}`);
-    adapters.set(name, kind.create(name, config, { ...deps, logger: deps.logger.child({ target: name }) }));
+    adapters.set(name, createAdapter(name, config, { ...deps, logger: deps.logger.child({ target: name }) }));
   }
   const closing = new AbortController();
   const retryTimers = new Set<NodeJS.Timeout>();

@@ -3,7 +3,7 @@
  * configuration reference is written from this file. Unknown keys are rejected everywhere.
  */
 import { z } from 'zod';
-import { ADAPTER_KINDS } from '../../adapters/registry.js';
+import { ADAPTER_KINDS, type BrokerConfig } from '../../adapters/registry.js';
 
 const MiB = 1024 * 1024;
 
@@ -149,12 +149,11 @@ const tenantSchema = z.strictObject({
     .describe('Topic patterns this tenant may publish to and read; everything else is 403.'),
 });
 
-type AdapterConfigSchema = (typeof ADAPTER_KINDS)[number]['configSchema'];
-
+// Each kind's schema is a strict object with a literal `kind`; the registry types them loosely.
 const brokerSchema = z.discriminatedUnion(
   'kind',
-  ADAPTER_KINDS.map((k) => k.configSchema) as unknown as [AdapterConfigSchema, ...AdapterConfigSchema[]],
-);
+  ADAPTER_KINDS.map((k) => k.configSchema) as unknown as Parameters<typeof z.discriminatedUnion>[1],
+) as unknown as z.ZodType<BrokerConfig>;
 
 const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;

@@ -23,7 +23,7 @@ export interface GatewayMetrics {
 
 export function createMetrics(): GatewayMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pubgate_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'pubgate_' });
   const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
   return {
     registry,

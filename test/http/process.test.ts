@@ -12,6 +12,8 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** tsx resolved from the repository, since the gateway runs in a temporary working directory. */
+const TSX = import.meta.resolve('tsx');
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -31,7 +33,7 @@ interface Running {
 }
 
 async function startProcess(cwd: string, port: number): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'gateway/main.ts')], {
+  const child = spawn(process.execPath, ['--import', TSX, path.join(root, 'gateway/main.ts')], {
     cwd,
     env: { ...process.env, PORT: String(port), PUBGATE_CONFIG: '', NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -114,7 +116,7 @@ describe('the gateway process (development default)', () => {
   });
 
   it('refuses an invalid config file with exit code 2 and a message naming the problem', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'gateway/main.ts'), '--config', path.join(root, 'package.json')], {
+    const child = spawn(process.execPath, ['--import', TSX, path.join(root, 'gateway/main.ts'), '--config', path.join(root, 'package.json')], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

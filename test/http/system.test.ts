@@ -54,7 +54,7 @@ describe('system endpoints', () => {
     assert.match(text, /pubgate_http_requests_total\{route="\/v1\/topics\/:topic\/messages",method="POST",status="201"\} 1/);
     assert.match(text, /pubgate_rejected_requests_total\{tenant="anonymous",code="GW_ERR_UNAUTHENTICATED"\} 1/);
     assert.match(text, /pubgate_target_up\{target="local",kind="embedded"\} 1/);
-    assert.match(text, /pubgate_process_resident_memory_bytes/);
+    assert.match(text, /pubgate_process_resident_memory_bytes \d+/);
   });
 
   it('echoes a well-formed X-Request-Id and replaces a malformed one', async () => {
