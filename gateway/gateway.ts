@@ -102,7 +102,10 @@ export function createGateway(loaded: LoadedConfig, deps: GatewayDeps): Gateway 
     stop() {
       stopping ??= (async () => {
         shuttingDown = true;
-        logger.info({ drainTimeoutMs: config.server.shutdownTimeoutMs }, 'shutting down: draining in-flight requests');
+        logger.info(
+          { drainTimeoutMs: config.server.shutdownTimeoutMs },
+          'shutting down: draining in-flight requests',
+        );
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const timer = setTimeout(() => {

@@ -18,7 +18,11 @@ export interface Router {
 }
 
 export function createRouter(routes: readonly RouteConfig[]): Router {
-  const compiled = routes.map((route, index) => ({ route, index, matcher: compileTopicPattern(route.topic) }));
+  const compiled = routes.map((route, index) => ({
+    route,
+    index,
+    matcher: compileTopicPattern(route.topic),
+  }));
   return {
     resolve(topic) {
       for (const { route, index, matcher } of compiled) {

@@ -39,13 +39,15 @@ export const DOCUMENTED_ERROR_CODES: Readonly<Record<string, readonly string[]>>
 const STATUS_DESCRIPTIONS: Record<string, string> = {
   '400': 'Malformed request: bad topic name, JSON, header, id, key or batch. Nothing was published.',
   '401': 'Missing or invalid credentials. Carries WWW-Authenticate.',
-  '403': 'The topic is not granted to the tenant, is broker-internal, or the request tried to choose its tenant.',
+  '403':
+    'The topic is not granted to the tenant, is broker-internal, or the request tried to choose its tenant.',
   '404': 'No route matches the topic, or no such resource.',
   '405': 'Method not allowed here. Carries Allow.',
   '413': "The body is over the route's limit, or a message is over the broker's maximum size.",
   '415': 'The Content-Type is missing or not accepted by the route.',
   '500': 'Internal error; logged with the request id.',
-  '503': 'Not accepted: the broker is unavailable, did not confirm in time, refused the message, or the gateway is shutting down. Nothing is kept; retry after Retry-After with the same Message-Id.',
+  '503':
+    'Not accepted: the broker is unavailable, did not confirm in time, refused the message, or the gateway is shutting down. Nothing is kept; retry after Retry-After with the same Message-Id.',
 };
 
 const ALL_CODES = Object.values(DOCUMENTED_ERROR_CODES).flat();
@@ -114,18 +116,23 @@ const batchRequest: Schema = {
     messages: {
       type: 'array',
       minItems: 1,
-      description: 'At most `limits.maxBatchMessages` (default 500) messages. Validated as a whole: one invalid message and nothing is published.',
+      description:
+        'At most `limits.maxBatchMessages` (default 500) messages. Validated as a whole: one invalid message and nothing is published.',
       items: {
         type: 'object',
         additionalProperties: false,
-        description: 'Exactly one of `value` (any JSON; a string is sent as text when contentType is not JSON) or `valueBase64`.',
+        description:
+          'Exactly one of `value` (any JSON; a string is sent as text when contentType is not JSON) or `valueBase64`.',
         properties: {
           id: { type: 'string', maxLength: 128 },
           key: { type: 'string', description: 'Ordering key.' },
           headers: { type: 'object', additionalProperties: { type: 'string' } },
           value: {},
           valueBase64: { type: 'string', format: 'byte', description: 'Standard base64.' },
-          contentType: { type: 'string', description: 'Default application/json (value) or application/octet-stream (valueBase64).' },
+          contentType: {
+            type: 'string',
+            description: 'Default application/json (value) or application/octet-stream (valueBase64).',
+          },
         },
       },
     },
@@ -218,7 +225,10 @@ const health: Schema = {
 
 function problemResponses(statuses: readonly string[]): OpenAPIV3_1.ResponsesObject {
   return Object.fromEntries(
-    statuses.map((status) => [status, { $ref: `#/components/responses/Problem${status}` } as OpenAPIV3_1.ReferenceObject]),
+    statuses.map((status) => [
+      status,
+      { $ref: `#/components/responses/Problem${status}` } as OpenAPIV3_1.ReferenceObject,
+    ]),
   );
 }
 
@@ -226,7 +236,8 @@ const topicParam: OpenAPIV3_1.ParameterObject = {
   name: 'topic',
   in: 'path',
   required: true,
-  description: 'Dot-separated segments of [A-Za-z0-9_-], at most `limits.maxTopicLength` (default 249) characters.',
+  description:
+    'Dot-separated segments of [A-Za-z0-9_-], at most `limits.maxTopicLength` (default 249) characters.',
   schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$', maxLength: 249 },
 };
 
@@ -269,7 +280,7 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           requestBody: {
             required: true,
             description:
-              "Any content type the route accepts (default: application/json, application/*+json, text/plain, application/octet-stream). JSON bodies must parse. `ce-*`, `traceparent` and `tracestate` headers travel with the message.",
+              'Any content type the route accepts (default: application/json, application/*+json, text/plain, application/octet-stream). JSON bodies must parse. `ce-*`, `traceparent` and `tracestate` headers travel with the message.',
             content: { '*/*': { schema: {} } },
           },
           responses: {
@@ -286,7 +297,11 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           summary: 'Read stored messages from a readable target (the embedded broker).',
           parameters: [
             { name: 'from', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
-            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+            {
+              name: 'limit',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            },
           ],
           responses: {
             '200': {
@@ -325,7 +340,10 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           security: [],
           summary: 'The process answers.',
           responses: {
-            '200': { description: 'Alive.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } },
+            '200': {
+              description: 'Alive.',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } },
+            },
           },
         },
       },
@@ -335,7 +353,10 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           security: [],
           summary: 'Every broker target is reachable.',
           responses: {
-            '200': { description: 'Ready.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } },
+            '200': {
+              description: 'Ready.',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } },
+            },
             '503': {
               description: 'Not ready (a target is down, or shutting down). Carries Retry-After.',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } },
@@ -348,7 +369,12 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           operationId: 'metrics',
           security: [],
           summary: 'Prometheus metrics.',
-          responses: { '200': { description: 'Text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+          responses: {
+            '200': {
+              description: 'Text exposition format.',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+          },
         },
       },
       '/openapi.json': {
@@ -356,7 +382,12 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           operationId: 'openapi',
           security: [],
           summary: 'This document.',
-          responses: { '200': { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object' } } } } },
+          responses: {
+            '200': {
+              description: 'OpenAPI 3.1.',
+              content: { 'application/json': { schema: { type: 'object' } } },
+            },
+          },
         },
       },
     },
@@ -380,7 +411,12 @@ export function openApiDocument(): OpenAPIV3_1.Document {
             description: `${STATUS_DESCRIPTIONS[status]} Codes: ${codes.join(', ')}.`,
             content: {
               'application/problem+json': {
-                schema: { allOf: [{ $ref: '#/components/schemas/Problem' }, { properties: { code: { enum: [...codes] } } }] },
+                schema: {
+                  allOf: [
+                    { $ref: '#/components/schemas/Problem' },
+                    { properties: { code: { enum: [...codes] } } },
+                  ],
+                },
               },
             },
           },

@@ -108,6 +108,8 @@ export interface AdapterKind<Config extends { kind: string } = { kind: string }>
 }
 
 /** Helper that keeps the generic parameter when declaring a kind. */
-export function defineAdapterKind<Config extends { kind: string }>(kind: AdapterKind<Config>): AdapterKind<Config> {
+export function defineAdapterKind<Config extends { kind: string }>(
+  kind: AdapterKind<Config>,
+): AdapterKind<Config> {
   return kind;
 }

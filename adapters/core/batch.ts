@@ -28,7 +28,10 @@ export async function publishSettled(
 }
 
 /** Returns an ADP_ERR_TOO_LARGE error for a message over the adapter's limit, or undefined. */
-export function checkMessageSize(envelope: MessageEnvelope, maxMessageBytes: number): AdapterError | undefined {
+export function checkMessageSize(
+  envelope: MessageEnvelope,
+  maxMessageBytes: number,
+): AdapterError | undefined {
   const size = approximateSize(envelope);
   if (size <= maxMessageBytes) return undefined;
   return new AdapterError(

@@ -60,7 +60,10 @@ export class AdapterError extends Error {
 }
 
 /** Wraps anything thrown into an AdapterError, keeping AdapterErrors as they are. */
-export function toAdapterError(error: unknown, fallback: AdapterErrorCode = 'ADP_ERR_INTERNAL'): AdapterError {
+export function toAdapterError(
+  error: unknown,
+  fallback: AdapterErrorCode = 'ADP_ERR_INTERNAL',
+): AdapterError {
   if (error instanceof AdapterError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new AdapterError(fallback, message, { cause: error });

@@ -71,7 +71,11 @@ describe('config loading', () => {
 
   it('rejects a route to an unknown broker target and duplicate keys across tenants', () => {
     assert.throws(
-      () => loadConfig({ argv: ['--config', write(MINIMAL.replace('target: local', 'target: nowhere'))], env: {} }),
+      () =>
+        loadConfig({
+          argv: ['--config', write(MINIMAL.replace('target: local', 'target: nowhere'))],
+          env: {},
+        }),
       /unknown broker target "nowhere"/,
     );
     const dup = write(`${MINIMAL}  t2:\n    keys: ["sha256:${'a'.repeat(64)}"]\n    topics: ["x"]\n`);
@@ -80,22 +84,30 @@ describe('config loading', () => {
 
   it('rejects an unknown broker kind and a bad topic pattern', () => {
     assert.throws(
-      () => loadConfig({ argv: ['--config', write(MINIMAL.replace('kind: embedded', 'kind: kafkaa'))], env: {} }),
+      () =>
+        loadConfig({ argv: ['--config', write(MINIMAL.replace('kind: embedded', 'kind: kafkaa'))], env: {} }),
       ConfigError,
     );
     assert.throws(
-      () => loadConfig({ argv: ['--config', write(MINIMAL.replace('topic: "**"', 'topic: "a..b"'))], env: {} }),
+      () =>
+        loadConfig({ argv: ['--config', write(MINIMAL.replace('topic: "**"', 'topic: "a..b"'))], env: {} }),
       /topic pattern/,
     );
   });
 
   it('interpolates ${VAR} and ${VAR:-default}, and fails on a missing variable', () => {
-    const yaml = MINIMAL.replace('brokers:', 'server:\n  port: ${GW_PORT:-7070}\n  host: "${GW_HOST}"\nbrokers:');
+    const yaml = MINIMAL.replace(
+      'brokers:',
+      'server:\n  port: ${GW_PORT:-7070}\n  host: "${GW_HOST}"\nbrokers:',
+    );
     const file = write(yaml);
     const loaded = loadConfig({ argv: ['--config', file], env: { GW_HOST: '0.0.0.0' } });
     assert.equal(loaded.config.server.port, 7070);
     assert.equal(loaded.config.server.host, '0.0.0.0');
-    assert.equal(loadConfig({ argv: ['--config', file], env: { GW_HOST: 'h', GW_PORT: '7171' } }).config.server.port, 7171);
+    assert.equal(
+      loadConfig({ argv: ['--config', file], env: { GW_HOST: 'h', GW_PORT: '7171' } }).config.server.port,
+      7171,
+    );
     assert.throws(() => loadConfig({ argv: ['--config', file], env: {} }), /GW_HOST is not set/);
   });
 
@@ -107,6 +119,9 @@ describe('config loading', () => {
 
   it('reports invalid YAML and a missing file as ConfigError', () => {
     assert.throws(() => loadConfig({ argv: ['--config', write('a: [1,')], env: {} }), /invalid YAML/);
-    assert.throws(() => loadConfig({ argv: ['--config', '/nonexistent/pubgate.yaml'], env: {} }), /cannot read/);
+    assert.throws(
+      () => loadConfig({ argv: ['--config', '/nonexistent/pubgate.yaml'], env: {} }),
+      /cannot read/,
+    );
   });
 });

@@ -67,7 +67,11 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 }
 
 /** Parses YAML text, then replaces `${VAR}` / `${VAR:-default}` inside string values. */
-export function parseYaml(text: string, source: string, env: Readonly<Record<string, string | undefined>>): unknown {
+export function parseYaml(
+  text: string,
+  source: string,
+  env: Readonly<Record<string, string | undefined>>,
+): unknown {
   const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (document.errors.length > 0) {
     throw new ConfigError(`${source}: invalid YAML: ${document.errors.map((e) => e.message).join('; ')}`);
@@ -77,7 +81,11 @@ export function parseYaml(text: string, source: string, env: Readonly<Record<str
 
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-function interpolate(value: unknown, env: Readonly<Record<string, string | undefined>>, at: (string | number)[]): unknown {
+function interpolate(
+  value: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  at: (string | number)[],
+): unknown {
   if (typeof value === 'string') {
     // A value that is exactly one placeholder may become a number or boolean (e.g. port: ${PORT}).
     const whole = /^\$\{[^}]+\}$/.test(value);
@@ -85,7 +93,9 @@ function interpolate(value: unknown, env: Readonly<Record<string, string | undef
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
-      throw new ConfigError(`config ${formatPath(at)}: environment variable ${name} is not set and has no default`);
+      throw new ConfigError(
+        `config ${formatPath(at)}: environment variable ${name} is not set and has no default`,
+      );
     });
     return whole ? coerceScalar(replaced) : replaced;
   }
@@ -105,7 +115,8 @@ function coerceScalar(text: string): unknown {
 
 function validate(input: unknown, source: string, baseDir: string): Omit<LoadedConfig, 'source'> {
   const result = configSchema.safeParse(input);
-  if (!result.success) throw new ConfigError(`${source}: invalid configuration:\n${formatIssues(result.error)}`);
+  if (!result.success)
+    throw new ConfigError(`${source}: invalid configuration:\n${formatIssues(result.error)}`);
   const warnings: string[] = [];
   for (const [tenant, { keys }] of Object.entries(result.data.tenants)) {
     if (keys.some((key) => !key.startsWith('sha256:'))) {

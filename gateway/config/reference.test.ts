@@ -4,7 +4,11 @@ import { currentConfigReference, renderConfigReference } from './reference.js';
 
 describe('configuration reference', () => {
   it("the README's reference is generated from the current schema", () => {
-    assert.equal(currentConfigReference(), renderConfigReference(), 'run: npx tsx gateway/config/reference.ts --write');
+    assert.equal(
+      currentConfigReference(),
+      renderConfigReference(),
+      'run: npx tsx gateway/config/reference.ts --write',
+    );
   });
 
   it('lists every top-level section and every adapter kind', () => {

@@ -38,7 +38,11 @@ function typeOf(schema: JsonSchema): string {
   const variants = schema.anyOf ?? schema.oneOf;
   if (variants) return variants.map(typeOf).join(' \\| ');
   if (schema.type === 'array') return `list of ${schema.items ? typeOf(schema.items) : 'any'}`;
-  if (schema.type === 'object' && schema.additionalProperties && typeof schema.additionalProperties === 'object') {
+  if (
+    schema.type === 'object' &&
+    schema.additionalProperties &&
+    typeof schema.additionalProperties === 'object'
+  ) {
     return `map of name → ${typeOf(schema.additionalProperties)}`;
   }
   return Array.isArray(schema.type) ? schema.type.join(' \\| ') : (schema.type ?? 'any');
@@ -52,7 +56,12 @@ function rows(schema: JsonSchema, prefix: string, out: string[]): void {
   for (const [name, child] of Object.entries(schema.properties ?? {})) {
     const key = prefix === '' ? name : `${prefix}.${name}`;
     const required = schema.required?.includes(name) && child.default === undefined;
-    const def = child.default === undefined ? (required ? '**required**' : '—') : `\`${JSON.stringify(child.default)}\``;
+    const def =
+      child.default === undefined
+        ? required
+          ? '**required**'
+          : '—'
+        : `\`${JSON.stringify(child.default)}\``;
     const description = (child.description ?? '').replace(/\s*Default: [^.]*(\.[0-9][^.]*)*\.?\s*$/, '');
     out.push(`| \`${key}\` | ${cell(typeOf(child))} | ${cell(def)} | ${cell(description)} |`);
     if (child.type === 'object' && child.properties) rows(child, key, out);
@@ -78,7 +87,7 @@ export function renderConfigReference(): string {
     return `#### \`kind: ${kind.kind}\`\n\nSee also \`adapters/${kind.kind}/README.md\`.\n\n${table(schema, `brokers.<name>`)}\n`;
   }).join('\n');
   return [
-    '<!-- Generated from gateway/config/schema.ts and each adapter\'s config.ts by',
+    "<!-- Generated from gateway/config/schema.ts and each adapter's config.ts by",
     '     `npx tsx gateway/config/reference.ts --write`. Do not edit by hand; a test checks it. -->',
     '',
     'pubgate reads one YAML file, named by `--config <path>` or `PUBGATE_CONFIG`. Without one it runs the',
@@ -98,7 +107,7 @@ export function renderConfigReference(): string {
     brokers,
     '### `routes`',
     '',
-    'A list; the first route whose `topic` pattern matches the request\'s topic serves it. In patterns,',
+    "A list; the first route whose `topic` pattern matches the request's topic serves it. In patterns,",
     '`*` matches one dot-separated segment and `**` one or more.',
     '',
     table(routes, 'routes[]'),

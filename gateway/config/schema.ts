@@ -12,7 +12,10 @@ export const TOPIC_PATTERN = /^(\*\*|\*|[A-Za-z0-9_-]+)(\.(\*\*|\*|[A-Za-z0-9_-]
 
 const topicPattern = z
   .string()
-  .regex(TOPIC_PATTERN, 'a topic pattern: dot-separated segments of [A-Za-z0-9_-], `*` (one segment) or `**` (any)');
+  .regex(
+    TOPIC_PATTERN,
+    'a topic pattern: dot-separated segments of [A-Za-z0-9_-], `*` (one segment) or `**` (any)',
+  );
 
 const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. Default: 127.0.0.1.'),
@@ -40,7 +43,9 @@ const serverSchema = z.strictObject({
     .int()
     .positive()
     .default(30_000)
-    .describe('Close a connection whose whole request (headers and body) takes longer than this. Default: 30000.'),
+    .describe(
+      'Close a connection whose whole request (headers and body) takes longer than this. Default: 30000.',
+    ),
   keepAliveTimeoutMs: z
     .number()
     .int()
@@ -52,7 +57,9 @@ const serverSchema = z.strictObject({
     .int()
     .positive()
     .default(15_000)
-    .describe('On SIGTERM, how long in-flight requests may take to finish before connections are cut. Default: 15000.'),
+    .describe(
+      'On SIGTERM, how long in-flight requests may take to finish before connections are cut. Default: 15000.',
+    ),
   retryAfterSeconds: z
     .number()
     .int()
@@ -88,7 +95,12 @@ const limitsSchema = z.strictObject({
     .default(64)
     .describe('Deepest nesting accepted in a JSON body; deeper is 400. Default: 64.'),
   maxHeaders: z.number().int().min(0).default(32).describe('Most user headers on one message. Default: 32.'),
-  maxHeaderNameLength: z.number().int().min(1).default(128).describe('Longest user header name. Default: 128.'),
+  maxHeaderNameLength: z
+    .number()
+    .int()
+    .min(1)
+    .default(128)
+    .describe('Longest user header name. Default: 128.'),
   maxHeaderValueLength: z
     .number()
     .int()
@@ -106,7 +118,9 @@ export const DEFAULT_CONTENT_TYPES = [
 ] as const;
 
 const routeSchema = z.strictObject({
-  topic: topicPattern.describe('Topic pattern this route serves. Routes are matched in order; the first match wins.'),
+  topic: topicPattern.describe(
+    'Topic pattern this route serves. Routes are matched in order; the first match wins.',
+  ),
   target: z.string().min(1).describe('Name of a broker target under `brokers:`.'),
   destination: z
     .string()
@@ -120,9 +134,13 @@ const routeSchema = z.strictObject({
     .int()
     .positive()
     .default(MiB)
-    .describe('Largest request body for this route (413 above it). Batches may be this size too. Default: 1048576.'),
+    .describe(
+      'Largest request body for this route (413 above it). Batches may be this size too. Default: 1048576.',
+    ),
   contentTypes: z
-    .array(z.string().regex(/^[a-z0-9.+*-]+\/[a-z0-9.+*-]+$/i, 'a media type such as application/json or text/*'))
+    .array(
+      z.string().regex(/^[a-z0-9.+*-]+\/[a-z0-9.+*-]+$/i, 'a media type such as application/json or text/*'),
+    )
     .min(1)
     .default([...DEFAULT_CONTENT_TYPES])
     .describe(
@@ -139,7 +157,9 @@ const routeSchema = z.strictObject({
 const apiKey = z
   .string()
   .min(1)
-  .describe('An API key: `sha256:<64 hex>` (recommended) or the key itself (hashed at start, with a warning).');
+  .describe(
+    'An API key: `sha256:<64 hex>` (recommended) or the key itself (hashed at start, with a warning).',
+  );
 
 const tenantSchema = z.strictObject({
   keys: z.array(apiKey).min(1).describe('API keys that authenticate as this tenant.'),
@@ -163,9 +183,15 @@ export const configSchema = z
     server: serverSchema.default(serverSchema.parse({})),
     log: logSchema.default(logSchema.parse({})),
     limits: limitsSchema.default(limitsSchema.parse({})),
-    brokers: z.record(z.string().regex(TARGET_NAME, 'a target name: [A-Za-z0-9_-], at most 63'), brokerSchema),
+    brokers: z.record(
+      z.string().regex(TARGET_NAME, 'a target name: [A-Za-z0-9_-], at most 63'),
+      brokerSchema,
+    ),
     routes: z.array(routeSchema).min(1),
-    tenants: z.record(z.string().regex(TENANT_NAME, 'a tenant name: [A-Za-z0-9_-], at most 63'), tenantSchema),
+    tenants: z.record(
+      z.string().regex(TENANT_NAME, 'a tenant name: [A-Za-z0-9_-], at most 63'),
+      tenantSchema,
+    ),
   })
   .superRefine((config, ctx) => {
     if (Object.keys(config.brokers).length === 0) {

@@ -25,11 +25,19 @@ export const GATEWAY_ERRORS = {
   GW_ERR_NOT_FOUND: { status: 404, title: 'No such resource', retriable: false },
   GW_ERR_NO_ROUTE: { status: 404, title: 'No route for this topic', retriable: false },
   GW_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retriable: false },
-  GW_ERR_TOPIC_NOT_READABLE: { status: 405, title: 'The topic cannot be read through the gateway', retriable: false },
+  GW_ERR_TOPIC_NOT_READABLE: {
+    status: 405,
+    title: 'The topic cannot be read through the gateway',
+    retriable: false,
+  },
   // 413/415 — what the route accepts.
   GW_ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body too large for this route', retriable: false },
   GW_ERR_MESSAGE_TOO_LARGE: { status: 413, title: 'Message too large for the broker', retriable: false },
-  GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Content type not accepted by this route', retriable: false },
+  GW_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    title: 'Content type not accepted by this route',
+    retriable: false,
+  },
   // 500/503 — our side. Nothing was kept unless the body says otherwise; safe to retry.
   GW_ERR_INTERNAL: { status: 500, title: 'Internal error', retriable: true },
   GW_ERR_BROKER_UNAVAILABLE: { status: 503, title: 'Broker unavailable', retriable: true },
@@ -39,7 +47,11 @@ export const GATEWAY_ERRORS = {
     retriable: true,
   },
   GW_ERR_BROKER_REJECTED: { status: 503, title: 'Broker refused the message', retriable: false },
-  GW_ERR_UNROUTABLE: { status: 503, title: 'Broker could not route the message to any queue', retriable: false },
+  GW_ERR_UNROUTABLE: {
+    status: 503,
+    title: 'Broker could not route the message to any queue',
+    retriable: false,
+  },
   GW_ERR_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down', retriable: true },
 } as const satisfies Record<string, GatewayErrorSpec>;
 
@@ -110,7 +122,10 @@ export function problemType(code: GatewayErrorCode): string {
   return `urn:pubgate:problem:${code}`;
 }
 
-export function toProblem(error: GatewayError, context: { instance?: string; requestId?: string }): ProblemDocument {
+export function toProblem(
+  error: GatewayError,
+  context: { instance?: string; requestId?: string },
+): ProblemDocument {
   return {
     type: problemType(error.code),
     title: GATEWAY_ERRORS[error.code].title,

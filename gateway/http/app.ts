@@ -26,7 +26,11 @@ export function createApp(deps: AppDeps): Express {
     // While draining, refuse new publishes quickly and ask the client to go elsewhere.
     if (deps.isShuttingDown() && req.method === 'POST') {
       res.setHeader('Connection', 'close');
-      sendProblem(req, res, new GatewayError('GW_ERR_SHUTTING_DOWN', 'the gateway is shutting down; retry shortly'));
+      sendProblem(
+        req,
+        res,
+        new GatewayError('GW_ERR_SHUTTING_DOWN', 'the gateway is shutting down; retry shortly'),
+      );
       return;
     }
     next();

@@ -14,9 +14,13 @@ export async function readBody(req: Request, limit: number): Promise<Buffer> {
   } catch (error) {
     const type = (error as { type?: string }).type;
     if (type === 'entity.too.large') {
-      throw new GatewayError('GW_ERR_BODY_TOO_LARGE', `the body is larger than this route's limit of ${limit} bytes`, {
-        headers: { Connection: 'close' },
-      });
+      throw new GatewayError(
+        'GW_ERR_BODY_TOO_LARGE',
+        `the body is larger than this route's limit of ${limit} bytes`,
+        {
+          headers: { Connection: 'close' },
+        },
+      );
     }
     if (type === 'request.size.invalid') {
       throw new GatewayError('GW_ERR_BAD_REQUEST', 'the body length does not match Content-Length');

@@ -44,7 +44,8 @@ export function createRequestObserver(deps: { logger: Logger; metrics: GatewayMe
         ...(res.writableFinished ? {} : { aborted: true }),
       };
       if (res.statusCode >= 500) deps.logger.warn(fields, 'request failed');
-      else if (route === '/livez' || route === '/readyz' || route === '/metrics') deps.logger.debug(fields, 'request');
+      else if (route === '/livez' || route === '/readyz' || route === '/metrics')
+        deps.logger.debug(fields, 'request');
       else deps.logger.info(fields, 'request');
     };
     res.on('finish', finish);

@@ -14,7 +14,11 @@ export function sendProblem(req: Request, res: Response, error: GatewayError): v
   res
     .status(error.status)
     .type(PROBLEM_JSON)
-    .send(JSON.stringify(toProblem(error, { instance: req.originalUrl.split('?', 1)[0]!, requestId: state.requestId })));
+    .send(
+      JSON.stringify(
+        toProblem(error, { instance: req.originalUrl.split('?', 1)[0]!, requestId: state.requestId }),
+      ),
+    );
 }
 
 const REJECTION_CODES: Record<RejectionReason, GatewayErrorCode> = {
@@ -46,7 +50,10 @@ export function createErrorHandler(logger: Logger) {
           ? new GatewayError('GW_ERR_BODY_TOO_LARGE', 'the request body is too large')
           : new GatewayError('GW_ERR_BAD_REQUEST', error.message);
     } else {
-      logger.error({ err: error, requestId: requestState(res).requestId }, 'unexpected error while handling a request');
+      logger.error(
+        { err: error, requestId: requestState(res).requestId },
+        'unexpected error while handling a request',
+      );
       gatewayError = new GatewayError('GW_ERR_INTERNAL', 'an internal error occurred; it has been logged');
     }
     if (res.headersSent) {
@@ -58,5 +65,7 @@ export function createErrorHandler(logger: Logger) {
 }
 
 function isHttpError(error: unknown): error is { status: number; message: string } {
-  return typeof error === 'object' && error !== null && typeof (error as { status?: unknown }).status === 'number';
+  return (
+    typeof error === 'object' && error !== null && typeof (error as { status?: unknown }).status === 'number'
+  );
 }

@@ -6,7 +6,12 @@
 import { Router, type Request, type Response } from 'express';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import { isReadable, type MessageEnvelope, type PublishResult, type StoredMessage } from '../../adapters/core/index.js';
+import {
+  isReadable,
+  type MessageEnvelope,
+  type PublishResult,
+  type StoredMessage,
+} from '../../adapters/core/index.js';
 import { isReservedTopic } from '../../policies/acl/index.js';
 import type { Policy, PublishContext } from '../../policies/core/index.js';
 import type { GatewayConfig, RouteConfig } from '../config/schema.js';
@@ -44,7 +49,11 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
   const router = Router({ caseSensitive: true, strict: false });
 
   /** Steps shared by every operation on a topic: name, policies, route. */
-  async function admit(req: Request, res: Response, operation: PublishContext['operation']): Promise<ResolvedRoute> {
+  async function admit(
+    req: Request,
+    res: Response,
+    operation: PublishContext['operation'],
+  ): Promise<ResolvedRoute> {
     const topic = String(req.params.topic ?? '');
     const state = requestState(res);
     state.topic = topic;
@@ -63,7 +72,8 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     if (context.principal) state.tenant = context.principal.tenant;
     if (!outcome.ok) throw gatewayErrorFromRejection(outcome.rejection);
     const resolved = deps.router.resolve(topic);
-    if (!resolved) throw new GatewayError('GW_ERR_NO_ROUTE', `no route in the configuration matches topic "${topic}"`);
+    if (!resolved)
+      throw new GatewayError('GW_ERR_NO_ROUTE', `no route in the configuration matches topic "${topic}"`);
     return resolved;
   }
 
@@ -72,14 +82,24 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     res.on('close', () => {
       if (!res.writableFinished) gone.abort(new Error('client closed the connection'));
     });
-    return AbortSignal.any([AbortSignal.timeout(config.server.publishTimeoutMs), gone.signal, deps.shutdownSignal]);
+    return AbortSignal.any([
+      AbortSignal.timeout(config.server.publishTimeoutMs),
+      gone.signal,
+      deps.shutdownSignal,
+    ]);
   }
 
   function envelopeFor(
     req: Request,
     res: Response,
     route: ResolvedRoute,
-    input: { id?: string; key?: string; headers: Record<string, string>; payload: Uint8Array; contentType: string },
+    input: {
+      id?: string;
+      key?: string;
+      headers: Record<string, string>;
+      payload: Uint8Array;
+      contentType: string;
+    },
   ): MessageEnvelope {
     return {
       id: input.id ?? uuidv7(),
@@ -164,7 +184,10 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     const ids = new Set<string>();
     envelopes.forEach((envelope, index) => {
       if (ids.has(envelope.id)) {
-        problems.push({ index, error: new GatewayError('GW_ERR_INVALID_MESSAGE_ID', `id ${envelope.id} appears twice`) });
+        problems.push({
+          index,
+          error: new GatewayError('GW_ERR_INVALID_MESSAGE_ID', `id ${envelope.id} appears twice`),
+        });
       }
       ids.add(envelope.id);
     });
@@ -260,7 +283,11 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     if (message.valueBase64 !== undefined) {
       payload = Buffer.from(message.valueBase64, 'base64');
       contentType = message.contentType ?? 'application/octet-stream';
-    } else if (typeof message.value === 'string' && message.contentType !== undefined && !isJson(message.contentType)) {
+    } else if (
+      typeof message.value === 'string' &&
+      message.contentType !== undefined &&
+      !isJson(message.contentType)
+    ) {
       payload = Buffer.from(message.value, 'utf8');
       contentType = message.contentType;
     } else {
@@ -333,7 +360,11 @@ function describeZodError(error: z.ZodError): string {
 
 function batchProblem(problems: { index: number; error: GatewayError }[]): GatewayError {
   problems.sort((a, b) => a.index - b.index);
-  const items: ProblemItem[] = problems.map(({ index, error }) => ({ index, code: error.code, detail: error.message }));
+  const items: ProblemItem[] = problems.map(({ index, error }) => ({
+    index,
+    code: error.code,
+    detail: error.message,
+  }));
   const statuses = new Set(problems.map((p) => p.error.status));
   const codes = new Set(problems.map((p) => p.error.code));
   const summary = `${problems.length} message(s) in the batch are invalid; nothing was published`;
@@ -379,7 +410,8 @@ function readBodyOf(message: StoredMessage) {
 function singleHeader(req: Request, name: string): string | undefined {
   const raw = req.headersDistinct[name];
   if (raw === undefined) return undefined;
-  if (raw.length > 1) throw new GatewayError('GW_ERR_BAD_REQUEST', `the ${name} header may be given only once`);
+  if (raw.length > 1)
+    throw new GatewayError('GW_ERR_BAD_REQUEST', `the ${name} header may be given only once`);
   return raw[0];
 }
 
@@ -389,7 +421,8 @@ function copiedHeaders(req: Request, patterns: readonly string[]): Record<string
     if (values === undefined) continue;
     const wanted = patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
     if (!wanted) continue;
-    if (values.length > 1) throw new GatewayError('GW_ERR_INVALID_HEADER', `header ${name} is given more than once`);
+    if (values.length > 1)
+      throw new GatewayError('GW_ERR_INVALID_HEADER', `header ${name} is given more than once`);
     copied[name] = values[0]!;
   }
   return copied;
@@ -399,7 +432,10 @@ function queryInteger(req: Request, name: string, fallback: number, min: number,
   const raw = req.query[name];
   if (raw === undefined) return fallback;
   if (typeof raw !== 'string' || !/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new GatewayError('GW_ERR_INVALID_QUERY', `query parameter ${name} must be an integer from ${min} to ${max}`);
+    throw new GatewayError(
+      'GW_ERR_INVALID_QUERY',
+      `query parameter ${name} must be an integer from ${min} to ${max}`,
+    );
   }
   return Number(raw);
 }

@@ -12,7 +12,10 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       base: { service: 'pubgate' },
       formatters: { level: (label) => ({ level: label }) },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: ['authorization', 'req.headers.authorization', '*.password', '*.url'], censor: '[redacted]' },
+      redact: {
+        paths: ['authorization', 'req.headers.authorization', '*.password', '*.url'],
+        censor: '[redacted]',
+      },
       serializers: { err: pino.stdSerializers.errWithCause },
     },
     destination ?? pino.destination({ sync: true }),

@@ -16,7 +16,11 @@ import { GatewayError } from '../errors/registry.js';
 export interface Publisher {
   /** Checks the envelopes against the target's declared limits; nothing is sent. */
   check(route: ResolvedRoute, envelope: MessageEnvelope): GatewayError | undefined;
-  publish(route: ResolvedRoute, envelopes: readonly MessageEnvelope[], signal: AbortSignal): Promise<PublishResult[]>;
+  publish(
+    route: ResolvedRoute,
+    envelopes: readonly MessageEnvelope[],
+    signal: AbortSignal,
+  ): Promise<PublishResult[]>;
 }
 
 export function createPublisher(deps: { targets: Targets; metrics: GatewayMetrics }): Publisher {
@@ -39,10 +43,16 @@ export function createPublisher(deps: { targets: Targets; metrics: GatewayMetric
       const results = await publishSettled(adapter, envelopes, { signal });
       stop();
       results.forEach((result, i) => {
-        metrics.publishMessages.inc({ target: route.target, outcome: result.ok ? 'confirmed' : result.error.code });
+        metrics.publishMessages.inc({
+          target: route.target,
+          outcome: result.ok ? 'confirmed' : result.error.code,
+        });
         if (result.ok) {
           const envelope = envelopes[i]!;
-          metrics.publishBytes.inc({ target: route.target, tenant: envelope.tenant }, envelope.payload.byteLength);
+          metrics.publishBytes.inc(
+            { target: route.target, tenant: envelope.tenant },
+            envelope.payload.byteLength,
+          );
         }
       });
       return results;

@@ -101,7 +101,9 @@ export function checkHeaders(
   for (const [rawName, value] of entries) {
     const name = rawName.toLowerCase();
     if (name.length > limits.maxHeaderNameLength || !HEADER_NAME.test(name)) {
-      return fail(`header name "${truncate(rawName)}" must be 1-${limits.maxHeaderNameLength} of [a-z0-9._-]`);
+      return fail(
+        `header name "${truncate(rawName)}" must be 1-${limits.maxHeaderNameLength} of [a-z0-9._-]`,
+      );
     }
     if (RESERVED_HEADERS.has(name) || isWireHeaderName(name) || name.startsWith('rmq_sys_')) {
       return fail(`header "${name}" is reserved by the gateway or a broker`);

@@ -19,7 +19,9 @@ describe('topic patterns', () => {
 });
 
 describe('topic ACL', () => {
-  const policy = createTopicAclPolicy({ tenants: { small: { topics: ['small.*'] }, big: { topics: ['big.**'] } } });
+  const policy = createTopicAclPolicy({
+    tenants: { small: { topics: ['small.*'] }, big: { topics: ['big.**'] } },
+  });
   const ctx = (tenant: string, topic: string, headerNames: string[] = []): PublishContext => ({
     requestId: 'r',
     operation: 'publish',

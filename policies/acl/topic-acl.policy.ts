@@ -10,10 +10,24 @@ export interface TopicAclConfig {
  * Broker-internal names no tenant may use, whatever its grants: Kafka's internal topics, RabbitMQ's
  * reserved `amq.` prefix, RocketMQ's system, retry and dead-letter topics.
  */
-const RESERVED_TOPICS = [/^__/, /^amq\./i, /^RMQ_SYS_/i, /^%(DLQ|RETRY)%/i, /^(TBW102|SCHEDULE_TOPIC_XXXX)$/, /^rmq_sys_/i];
+const RESERVED_TOPICS = [
+  /^__/,
+  /^amq\./i,
+  /^RMQ_SYS_/i,
+  /^%(DLQ|RETRY)%/i,
+  /^(TBW102|SCHEDULE_TOPIC_XXXX)$/,
+  /^rmq_sys_/i,
+];
 
 /** Headers that try to choose the tenant. The tenant always comes from the credential. */
-const TENANT_HEADERS = ['x-tenant', 'x-tenant-id', 'tenant', 'tenant-id', 'x-pubgate-tenant', 'pubgate-tenant'];
+const TENANT_HEADERS = [
+  'x-tenant',
+  'x-tenant-id',
+  'tenant',
+  'tenant-id',
+  'x-pubgate-tenant',
+  'pubgate-tenant',
+];
 
 export function isReservedTopic(topic: string): boolean {
   return RESERVED_TOPICS.some((pattern) => pattern.test(topic));
@@ -29,7 +43,10 @@ export function createTopicAclPolicy(config: TopicAclConfig): Policy {
     evaluate(context) {
       const tenantHeader = context.headerNames.find((name) => TENANT_HEADERS.includes(name));
       if (tenantHeader !== undefined) {
-        return reject('tenant-header', `the ${tenantHeader} header is not accepted: the tenant comes from the credential`);
+        return reject(
+          'tenant-header',
+          `the ${tenantHeader} header is not accepted: the tenant comes from the credential`,
+        );
       }
       if (isReservedTopic(context.topic)) {
         return reject('reserved-topic', `"${context.topic}" is a broker-internal name`);

@@ -28,7 +28,15 @@ describe('API key authentication', () => {
   });
 
   it('refuses a missing, malformed or unknown credential with a Bearer challenge', async () => {
-    for (const header of [undefined, '', 'Bearer', 'Bearer a b', 'Basic aGk=', 'Bearer wrong', `Bearer ${hashed}`]) {
+    for (const header of [
+      undefined,
+      '',
+      'Bearer',
+      'Bearer a b',
+      'Basic aGk=',
+      'Bearer wrong',
+      `Bearer ${hashed}`,
+    ]) {
       const ctx = context(header);
       const outcome = await policy.evaluate(ctx);
       assert.equal(outcome.ok, false, String(header));

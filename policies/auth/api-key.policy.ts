@@ -26,7 +26,8 @@ export function createApiKeyPolicy(config: ApiKeyPolicyConfig): Policy {
         return reject('unauthenticated', 'an Authorization: Bearer <api key> header is required', CHALLENGE);
       }
       const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
-      if (!match) return reject('unauthenticated', 'the Authorization header must be "Bearer <api key>"', CHALLENGE);
+      if (!match)
+        return reject('unauthenticated', 'the Authorization header must be "Bearer <api key>"', CHALLENGE);
       const presented = sha256(match[1]!);
       let tenant: string | undefined;
       for (const entry of entries) {

@@ -41,7 +41,11 @@ export interface Policy {
 
 export const PASS: PolicyOutcome = Object.freeze({ ok: true });
 
-export function reject(reason: RejectionReason, detail: string, headers?: Record<string, string>): PolicyOutcome {
+export function reject(
+  reason: RejectionReason,
+  detail: string,
+  headers?: Record<string, string>,
+): PolicyOutcome {
   return { ok: false, rejection: { reason, detail, ...(headers === undefined ? {} : { headers }) } };
 }
 

@@ -81,10 +81,16 @@ export function runContractSuite(target: ContractTarget): void {
         const sent = [
           envelope(destination, {
             key: 'customer-42',
-            headers: { 'ce-type': 'order.created', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+            headers: {
+              'ce-type': 'order.created',
+              traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+            },
           }),
           envelope(destination, { payload: binary, contentType: 'application/octet-stream', key: 'k-bin' }),
-          envelope(destination, { payload: new TextEncoder().encode('héllo wörld ✓'), contentType: 'text/plain; charset=utf-8' }),
+          envelope(destination, {
+            payload: new TextEncoder().encode('héllo wörld ✓'),
+            contentType: 'text/plain; charset=utf-8',
+          }),
         ];
         const results = await adapter.publish(sent, { signal: signal() });
         assert.equal(results.length, sent.length);
@@ -136,7 +142,11 @@ export function runContractSuite(target: ContractTarget): void {
         const received = await consumer.receive(sent.length, RECEIVE_TIMEOUT_MS);
         for (const key of keys) {
           const seqs = received.filter((m) => m.key === key).map((m) => Number(m.headers.seq));
-          assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `key ${key} out of order: ${seqs.join(',')}`);
+          assert.deepEqual(
+            seqs,
+            [...seqs].sort((x, y) => x - y),
+            `key ${key} out of order: ${seqs.join(',')}`,
+          );
           assert.equal(seqs.length, perKey);
         }
       } finally {
@@ -216,7 +226,9 @@ export function runContractSuite(target: ContractTarget): void {
       await own.connect(signal(60_000));
       await Promise.all([own.close(), own.close()]);
       await own.close();
-      const results = await publishSettled(own, [envelope(await target.freshDestination())], { signal: signal() });
+      const results = await publishSettled(own, [envelope(await target.freshDestination())], {
+        signal: signal(),
+      });
       const first = results[0];
       assert.ok(first && !first.ok);
       assert.equal(first.error.code, 'ADP_ERR_CLOSED');

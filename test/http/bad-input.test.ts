@@ -30,7 +30,9 @@ describe('bad input is refused with a coded problem and nothing is stored', () =
   });
   after(async () => {
     // The topic used for bad input must still be empty: nothing reached the broker.
-    const page = (await (await fetch(`${gw.url}/v1/topics/${TOPIC}/messages`, { headers: auth() })).json()) as {
+    const page = (await (
+      await fetch(`${gw.url}/v1/topics/${TOPIC}/messages`, { headers: auth() })
+    ).json()) as {
       messages: unknown[];
     };
     await gw.stop();
@@ -79,7 +81,11 @@ describe('bad input is refused with a coded problem and nothing is stored', () =
     ['basic scheme', 'Basic ZGV2OmRldi1rZXk='],
   ] as const) {
     it(`${label} → 401`, async () => {
-      await expectProblem(await publish(TOPIC, { headers: { authorization: header } }), 401, 'GW_ERR_UNAUTHENTICATED');
+      await expectProblem(
+        await publish(TOPIC, { headers: { authorization: header } }),
+        401,
+        'GW_ERR_UNAUTHENTICATED',
+      );
     });
   }
 
@@ -158,14 +164,23 @@ describe('bad input is refused with a coded problem and nothing is stored', () =
     });
   }
 
-  for (const topic of ['__consumer_offsets', 'amq.direct', 'RMQ_SYS_TRACE_TOPIC', '%DLQ%group'.replace(/%/g, '%25')]) {
+  for (const topic of [
+    '__consumer_offsets',
+    'amq.direct',
+    'RMQ_SYS_TRACE_TOPIC',
+    '%DLQ%group'.replace(/%/g, '%25'),
+  ]) {
     it(`broker-internal topic ${decodeURIComponent(topic)} → 403`, async () => {
       await expectProblem(await publish(topic), 403, 'GW_ERR_RESERVED_TOPIC');
     });
   }
 
   it("another tenant's topic → 403, and a tenant-choosing header → 403", async () => {
-    await expectProblem(await publish('dev.stuff', { headers: auth('other-key') }), 403, 'GW_ERR_FORBIDDEN_TOPIC');
+    await expectProblem(
+      await publish('dev.stuff', { headers: auth('other-key') }),
+      403,
+      'GW_ERR_FORBIDDEN_TOPIC',
+    );
     await expectProblem(
       await publish('other.stuff', { headers: { ...auth('other-key'), 'x-tenant': 'dev' } }),
       403,
@@ -200,9 +215,21 @@ describe('bad input is refused with a coded problem and nothing is stored', () =
   });
 
   it('invalid Message-Id and Message-Key → 400', async () => {
-    await expectProblem(await publish(TOPIC, { headers: { 'message-id': 'has space' } }), 400, 'GW_ERR_INVALID_MESSAGE_ID');
-    await expectProblem(await publish(TOPIC, { headers: { 'message-id': 'x'.repeat(200) } }), 400, 'GW_ERR_INVALID_MESSAGE_ID');
-    await expectProblem(await publish(TOPIC, { headers: { 'message-key': 'k'.repeat(300) } }), 400, 'GW_ERR_INVALID_MESSAGE_KEY');
+    await expectProblem(
+      await publish(TOPIC, { headers: { 'message-id': 'has space' } }),
+      400,
+      'GW_ERR_INVALID_MESSAGE_ID',
+    );
+    await expectProblem(
+      await publish(TOPIC, { headers: { 'message-id': 'x'.repeat(200) } }),
+      400,
+      'GW_ERR_INVALID_MESSAGE_ID',
+    );
+    await expectProblem(
+      await publish(TOPIC, { headers: { 'message-key': 'k'.repeat(300) } }),
+      400,
+      'GW_ERR_INVALID_MESSAGE_KEY',
+    );
   });
 
   it('malformed batches → 400 GW_ERR_INVALID_BATCH', async () => {

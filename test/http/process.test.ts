@@ -39,7 +39,9 @@ async function startProcess(cwd: string, port: number): Promise<Running> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
-  child.stdout!.on('data', (chunk: Buffer) => logs.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+  child.stdout!.on('data', (chunk: Buffer) =>
+    logs.push(...chunk.toString('utf8').split('\n').filter(Boolean)),
+  );
   child.stderr!.on('data', (chunk: Buffer) => logs.push(chunk.toString('utf8')));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
@@ -103,12 +105,18 @@ describe('the gateway process (development default)', () => {
 
     const second = await startProcess(cwd, port);
     try {
-      const page = (await (await fetch(`${second.url}/v1/topics/demo.orders/messages`, { headers })).json()) as {
+      const page = (await (
+        await fetch(`${second.url}/v1/topics/demo.orders/messages`, { headers })
+      ).json()) as {
         messages: Array<{ value: string }>;
       };
       const orders = page.messages.map((m) => (JSON.parse(m.value) as { order: number }).order);
       assert.deepEqual(orders.slice(0, 3), [1, 2, 3]);
-      assert.equal(orders.length, inFlightStatus === 201 ? 4 : 3, 'a 201 answered before shutdown must be stored');
+      assert.equal(
+        orders.length,
+        inFlightStatus === 201 ? 4 : 3,
+        'a 201 answered before shutdown must be stored',
+      );
     } finally {
       second.child.kill('SIGTERM');
       assert.equal(await exited(second.child), 0);
@@ -116,10 +124,14 @@ describe('the gateway process (development default)', () => {
   });
 
   it('refuses an invalid config file with exit code 2 and a message naming the problem', async () => {
-    const child = spawn(process.execPath, ['--import', TSX, path.join(root, 'gateway/main.ts'), '--config', path.join(root, 'package.json')], {
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', TSX, path.join(root, 'gateway/main.ts'), '--config', path.join(root, 'package.json')],
+      {
+        cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     assert.equal(await exited(child), 2);

@@ -27,7 +27,9 @@ describe('publish and read back over HTTP (embedded broker)', () => {
   }
 
   it('publishes one JSON message: 201 with a UUIDv7 id and an embedded receipt', async () => {
-    const { res, json } = await post('demo.orders', JSON.stringify({ order: 1 }), { 'message-key': 'customer-7' });
+    const { res, json } = await post('demo.orders', JSON.stringify({ order: 1 }), {
+      'message-key': 'customer-7',
+    });
     assert.equal(res.status, 201);
     assertDocumented(MESSAGES, 'post', res, json);
     assert.match(String(json.id), /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -82,7 +84,9 @@ describe('publish and read back over HTTP (embedded broker)', () => {
     assert.equal(page.messages[2]!.contentType, 'application/octet-stream');
     assert.equal(page.nextOffset, '3');
 
-    const paged = (await (await fetch(`${gw.url}/v1/topics/${topic}/messages?from=1&limit=1`, { headers: auth() })).json()) as {
+    const paged = (await (
+      await fetch(`${gw.url}/v1/topics/${topic}/messages?from=1&limit=1`, { headers: auth() })
+    ).json()) as {
       messages: Array<Record<string, unknown>>;
       nextOffset: string;
     };
@@ -103,7 +107,9 @@ describe('publish and read back over HTTP (embedded broker)', () => {
     });
     assert.equal(res.status, 201);
     assert.equal(json.id, 'order-123:v1');
-    const page = (await (await fetch(`${gw.url}/v1/topics/${topic}/messages`, { headers: auth() })).json()) as {
+    const page = (await (
+      await fetch(`${gw.url}/v1/topics/${topic}/messages`, { headers: auth() })
+    ).json()) as {
       messages: Array<{ headers: Record<string, string> }>;
     };
     assert.deepEqual(page.messages[0]!.headers, {
@@ -115,9 +121,13 @@ describe('publish and read back over HTTP (embedded broker)', () => {
   it('accepts raw text and binary bodies on content types the route allows', async () => {
     const text = await post('demo.raw', 'plain words', { 'content-type': 'text/plain; charset=utf-8' });
     assert.equal(text.res.status, 201);
-    const binary = await post('demo.raw', new Uint8Array([0xde, 0xad]), { 'content-type': 'application/octet-stream' });
+    const binary = await post('demo.raw', new Uint8Array([0xde, 0xad]), {
+      'content-type': 'application/octet-stream',
+    });
     assert.equal(binary.res.status, 201);
-    const page = (await (await fetch(`${gw.url}/v1/topics/demo.raw/messages`, { headers: auth() })).json()) as {
+    const page = (await (
+      await fetch(`${gw.url}/v1/topics/demo.raw/messages`, { headers: auth() })
+    ).json()) as {
       messages: Array<Record<string, unknown>>;
     };
     assert.equal(page.messages[0]!.value, 'plain words');
@@ -140,7 +150,9 @@ describe('publish and read back over HTTP (embedded broker)', () => {
       body.errors.map((e) => [e.index, e.code]),
       [[1, 'GW_ERR_INVALID_HEADER']],
     );
-    const read = (await (await fetch(`${gw.url}/v1/topics/${topic}/messages`, { headers: auth() })).json()) as {
+    const read = (await (
+      await fetch(`${gw.url}/v1/topics/${topic}/messages`, { headers: auth() })
+    ).json()) as {
       messages: unknown[];
     };
     assert.equal(read.messages.length, 0, 'nothing of an invalid batch may be stored');

@@ -19,7 +19,10 @@ describe('system endpoints', () => {
     const live = await fetch(`${gw.url}/livez`);
     assert.equal(live.status, 200);
     const ready = await fetch(`${gw.url}/readyz`);
-    const body = (await ready.json()) as { status: string; targets: Record<string, { ok: boolean; kind: string }> };
+    const body = (await ready.json()) as {
+      status: string;
+      targets: Record<string, { ok: boolean; kind: string }>;
+    };
     assert.equal(ready.status, 200);
     assertDocumented('/readyz', 'get', ready, body);
     assert.equal(body.status, 'ready');
@@ -51,8 +54,14 @@ describe('system endpoints', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
     assert.match(text, /pubgate_publish_messages_total\{target="local",outcome="confirmed"\} 1/);
-    assert.match(text, /pubgate_http_requests_total\{route="\/v1\/topics\/:topic\/messages",method="POST",status="201"\} 1/);
-    assert.match(text, /pubgate_rejected_requests_total\{tenant="anonymous",code="GW_ERR_UNAUTHENTICATED"\} 1/);
+    assert.match(
+      text,
+      /pubgate_http_requests_total\{route="\/v1\/topics\/:topic\/messages",method="POST",status="201"\} 1/,
+    );
+    assert.match(
+      text,
+      /pubgate_rejected_requests_total\{tenant="anonymous",code="GW_ERR_UNAUTHENTICATED"\} 1/,
+    );
     assert.match(text, /pubgate_target_up\{target="local",kind="embedded"\} 1/);
     assert.match(text, /pubgate_process_resident_memory_bytes \d+/);
   });
@@ -70,7 +79,10 @@ describe('error registry and OpenAPI document agree', () => {
   it('documents every registry code under the status the registry gives it', () => {
     for (const code of GATEWAY_ERROR_CODES) {
       const status = String(GATEWAY_ERRORS[code].status);
-      assert.ok(DOCUMENTED_ERROR_CODES[status]?.includes(code), `${code} (${status}) is not documented in openapi/`);
+      assert.ok(
+        DOCUMENTED_ERROR_CODES[status]?.includes(code),
+        `${code} (${status}) is not documented in openapi/`,
+      );
     }
   });
 

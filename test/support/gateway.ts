@@ -36,10 +36,14 @@ export async function startGateway(
   const file = path.join(dir, 'pubgate.yaml');
   // Relative paths resolve against the working directory; keep every test's data in its own dir.
   const brokers = Object.fromEntries(
-    Object.entries((config.brokers ?? {}) as Record<string, Record<string, unknown>>).map(([name, broker]) => [
-      name,
-      typeof broker.dir === 'string' && !path.isAbsolute(broker.dir) ? { ...broker, dir: path.join(dir, broker.dir) } : broker,
-    ]),
+    Object.entries((config.brokers ?? {}) as Record<string, Record<string, unknown>>).map(
+      ([name, broker]) => [
+        name,
+        typeof broker.dir === 'string' && !path.isAbsolute(broker.dir)
+          ? { ...broker, dir: path.join(dir, broker.dir) }
+          : broker,
+      ],
+    ),
   );
   writeFileSync(file, stringify({ ...config, brokers }));
   const loaded = loadConfig({ argv: ['--config', file], env: {} });

@@ -25,7 +25,8 @@ export function assertDocumented(
   const operation = document.paths?.[pathTemplate]?.[method];
   assert.ok(operation, `${method.toUpperCase()} ${pathTemplate} is not in the OpenAPI document`);
   const status = String(response.status);
-  let entry = operation.responses?.[status] as OpenAPIV3_1.ResponseObject | OpenAPIV3_1.ReferenceObject | undefined;
+  let entry = operation.responses?.[status] as
+    OpenAPIV3_1.ResponseObject | OpenAPIV3_1.ReferenceObject | undefined;
   assert.ok(entry, `${method.toUpperCase()} ${pathTemplate} does not document status ${status}`);
   let base = `/paths/${pointer(pathTemplate, method, 'responses', status)}`;
   if ('$ref' in entry) {

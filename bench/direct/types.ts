@@ -1,0 +1,23 @@
+/**
+ * A broker's own client, used the way a service would use it without pubgate, at the same
+ * durability the gateway's adapter uses. The benchmark runs it at the same concurrency as the
+ * HTTP load, so the ratio shows what the gateway costs (or saves, where it batches).
+ */
+export interface DirectClient {
+  /** Connects, and prepares `destination` (e.g. creates the topic). */
+  open(destination: string): Promise<void>;
+  /** Publishes one message and resolves after the broker's durable confirm. */
+  send(payload: Buffer, id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BenchTarget {
+  readonly name: string;
+  /** Example config the gateway runs with (every topic routed to this broker). */
+  readonly config: string;
+  /** Brokers to bring up first (names of deploy/local/brokers.ts). */
+  readonly brokers: readonly string[];
+  createDirect(): DirectClient;
+  /** Destination name for a topic on this broker (e.g. RocketMQ maps dots). */
+  destination(topic: string): string;
+}
