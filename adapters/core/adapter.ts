@@ -107,9 +107,12 @@ export interface AdapterKind<Config extends { kind: string } = { kind: string }>
   create(target: string, config: Config, deps: AdapterDeps): BrokerAdapter;
 }
 
-/** Helper that keeps the generic parameter when declaring a kind. */
-export function defineAdapterKind<Config extends { kind: string }>(
-  kind: AdapterKind<Config>,
-): AdapterKind<Config> {
+/**
+ * Declares an adapter kind while keeping the exact zod schema type, which the gateway's config
+ * union (z.discriminatedUnion on `kind`) needs.
+ */
+export function defineAdapterKind<Config extends { kind: string }, Schema extends z.ZodType<Config>>(
+  kind: AdapterKind<Config> & { readonly configSchema: Schema },
+): AdapterKind<Config> & { readonly configSchema: Schema } {
   return kind;
 }

@@ -1,0 +1,364 @@
+/**
+ * The embedded broker: a durable append-only log in one SQLite file, inside the gateway process.
+ * It is what `npm start` uses out of the box, with no broker to install.
+ *
+ * - Confirm = commit: a publish resolves only after the transaction holding its messages has
+ *   committed with synchronous=FULL (fsync'd). See log-store.ts for why FULL in WAL mode.
+ * - Group commit: publish() calls arriving in the same event-loop turn (up to
+ *   `groupCommitMaxMessages`) are written in ONE transaction, so one fsync confirms them all.
+ * - Ordering: one writer appends calls in arrival order and numbers each destination's messages
+ *   0, 1, 2, ... So order is kept per destination, and therefore per key, by construction.
+ * - Duplicates: the broker is a log; publishing the same envelope twice stores it twice, with the
+ *   same id. Dropping duplicates is the reliability layer's job (its dedup store).
+ * - One process owns the file (exclusive lock); it is not shared across gateway replicas.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import {
+  AdapterError,
+  checkMessageSize,
+  type AdapterDeps,
+  type Capabilities,
+  type HealthReport,
+  type MessageEnvelope,
+  type PublishOptions,
+  type PublishResult,
+  type ReadableAdapter,
+  type ReadOptions,
+  type StoredMessage,
+} from '../core/index.js';
+import { classifyError } from './classify-error.js';
+import { DATABASE_FILE_NAME, type EmbeddedConfig } from './config.js';
+import { openLogStore, type LogStore } from './log-store.js';
+
+/** Same limit as Kafka topic names, so a route can move between the two unchanged. */
+export const MAX_DESTINATION_LENGTH = 249;
+
+/** Most messages one read() returns, whatever `limit` asks for. */
+export const MAX_READ_LIMIT = 10_000;
+
+/** Age retention is swept at most this often (and at most once per maxAgeMs). */
+const MAX_AGE_SWEEP_INTERVAL_MS = 60_000;
+
+export interface EmbeddedStats {
+  /** Transactions committed (= fsyncs of published messages) since this adapter was created. */
+  readonly transactions: number;
+  /** Messages committed since this adapter was created. */
+  readonly messages: number;
+}
+
+export interface EmbeddedAdapter extends ReadableAdapter {
+  readonly kind: 'embedded';
+  /** Absolute path of the database file. */
+  readonly file: string;
+  /**
+   * The offset the next message of `destination` will get: the number of messages ever appended
+   * to it (retention does not lower it). 0 for a destination never written. Kafka calls this the
+   * end offset; a reader that has read everything asks for `from = endOffset`.
+   */
+  endOffset(destination: string): Promise<bigint>;
+  /** Commit counters, for metrics and for tests that check group commit. */
+  stats(): EmbeddedStats;
+}
+
+interface PendingCall {
+  readonly envelopes: MessageEnvelope[];
+  /** Index of each envelope in the caller's batch. */
+  readonly indexes: number[];
+  readonly results: (PublishResult | undefined)[];
+  settle(): void;
+}
+
+export function createEmbeddedAdapter(
+  target: string,
+  config: EmbeddedConfig,
+  deps: AdapterDeps,
+): EmbeddedAdapter {
+  const logger = deps.logger.child({ target, kind: 'embedded' });
+  const now = deps.now ?? Date.now;
+  // process.cwd() only as the fallback when the composition root gave no base directory.
+  const dir = path.resolve(deps.baseDir ?? process.cwd(), config.dir);
+  const file = path.join(dir, DATABASE_FILE_NAME);
+  const { maxAgeMs } = config.retention;
+  const sweepIntervalMs = maxAgeMs === undefined ? undefined : Math.min(maxAgeMs, MAX_AGE_SWEEP_INTERVAL_MS);
+
+  const capabilities: Capabilities = Object.freeze({
+    ordering: 'per-key',
+    delay: false,
+    transactions: false,
+    nativeIdempotence: false,
+    maxMessageBytes: config.maxMessageBytes,
+    maxDestinationLength: MAX_DESTINATION_LENGTH,
+    readable: true,
+  });
+
+  let store: LogStore | undefined;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  /** Calls waiting for the next group commit, in arrival order. */
+  let queue: PendingCall[] = [];
+  let queuedMessages = 0;
+  let flushScheduled: NodeJS.Immediate | undefined;
+  let lastSweepAt = now();
+  /** Set after a failed commit so the next successful one logs the recovery. */
+  let failing = false;
+  let transactions = 0;
+  let committedMessages = 0;
+
+  function closedError(): AdapterError {
+    return new AdapterError('ADP_ERR_CLOSED', `embedded broker ${target} is closed`);
+  }
+
+  function openStore(): LogStore {
+    if (closed) throw closedError();
+    if (!store)
+      throw new AdapterError('ADP_ERR_UNAVAILABLE', `embedded broker ${target} is not connected (${file})`);
+    return store;
+  }
+
+  function scheduleFlush(): void {
+    if (flushScheduled) return;
+    // setImmediate runs after the current turn's I/O callbacks: every request that arrived in this
+    // turn joins the same transaction. Not unref'd on purpose: callers are waiting for it.
+    flushScheduled = setImmediate(flush);
+  }
+
+  /** Commits every queued call, in groups of whole calls of at most groupCommitMaxMessages. */
+  function flush(): void {
+    if (flushScheduled) clearImmediate(flushScheduled);
+    flushScheduled = undefined;
+    while (queue.length > 0) {
+      const group: PendingCall[] = [];
+      let count = 0;
+      while (queue.length > 0) {
+        const call = queue[0]!;
+        if (group.length > 0 && count + call.envelopes.length > config.groupCommitMaxMessages) break;
+        queue.shift();
+        group.push(call);
+        count += call.envelopes.length;
+      }
+      queuedMessages -= count;
+      commitGroup(group);
+    }
+  }
+
+  function commitGroup(group: PendingCall[]): void {
+    const envelopes = group.flatMap((call) => call.envelopes);
+    const at = now();
+    const sweep =
+      sweepIntervalMs !== undefined && maxAgeMs !== undefined && at - lastSweepAt >= sweepIntervalMs;
+    let outcome: { offsets: bigint[]; deleted: number } | undefined;
+    let failure: AdapterError | undefined;
+    try {
+      // Not openStore(): close() sets `closed` first, then flushes what was already accepted.
+      if (!store)
+        throw new AdapterError('ADP_ERR_UNAVAILABLE', `embedded broker ${target} is not open (${file})`);
+      outcome = store.append(envelopes, { now: at, ...(sweep ? { expireBefore: at - maxAgeMs } : {}) });
+    } catch (error) {
+      failure = classifyError(error, `append ${envelopes.length} messages to ${file}`);
+    }
+
+    if (outcome) {
+      transactions += 1;
+      committedMessages += envelopes.length;
+      if (sweep) lastSweepAt = at;
+      if (outcome.deleted > 0)
+        logger.debug({ deleted: outcome.deleted, file }, 'retention deleted old messages');
+      if (failing) {
+        failing = false;
+        logger.info({ file }, 'embedded broker writes recovered');
+      }
+    } else if (failure) {
+      if (!failing) {
+        failing = true;
+        logger.error(
+          { file, code: failure.code, retriable: failure.retriable, err: failure },
+          'embedded broker cannot write; publishes fail until it can',
+        );
+      }
+    }
+
+    let k = 0;
+    for (const call of group) {
+      call.envelopes.forEach((envelope, i) => {
+        const offset = outcome?.offsets[k++];
+        call.results[call.indexes[i]!] =
+          offset === undefined
+            ? { ok: false, error: failure ?? new AdapterError('ADP_ERR_INTERNAL', 'missing offset') }
+            : {
+                ok: true,
+                receipt: { messageId: envelope.id, broker: 'embedded', target, offset: offset.toString() },
+              };
+      });
+      call.settle();
+    }
+  }
+
+  function abortedError(signal: AbortSignal): AdapterError {
+    const reason: unknown = signal.reason;
+    const detail = reason instanceof Error ? reason.message : 'aborted';
+    // Only raised while nothing was written (before the call joined a commit): not ambiguous.
+    return new AdapterError('ADP_ERR_ABORTED', `publish aborted before it was written: ${detail}`, {
+      cause: reason,
+      ambiguous: false,
+    });
+  }
+
+  const adapter: EmbeddedAdapter = {
+    kind: 'embedded',
+    target,
+    file,
+    capabilities,
+
+    async connect(signal) {
+      if (closed) throw closedError();
+      if (store) return;
+      if (signal?.aborted) {
+        throw new AdapterError('ADP_ERR_ABORTED', `embedded broker ${target}: connect aborted`, {
+          cause: signal.reason,
+          ambiguous: false,
+        });
+      }
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (error) {
+        throw classifyError(error, `embedded broker ${target}: cannot create directory ${dir}`);
+      }
+      try {
+        store = openLogStore(file, config.retention);
+      } catch (error) {
+        const classified = classifyError(error, `embedded broker ${target}: cannot open ${file}`);
+        if (classified.code === 'ADP_ERR_BACKPRESSURE') {
+          // Locked: another process (or adapter) owns this file. Say so plainly.
+          throw new AdapterError(
+            'ADP_ERR_UNAVAILABLE',
+            `embedded broker ${target}: ${file} is locked by another process or adapter; one gateway process owns it`,
+            { cause: error },
+          );
+        }
+        throw classified;
+      }
+      logger.info(
+        { file, destinations: store.destinationCount(), synchronous: 'FULL', journal: 'WAL' },
+        'embedded broker opened',
+      );
+    },
+
+    publish(batch, options: PublishOptions) {
+      if (closed) return Promise.reject(closedError());
+      if (!store) {
+        return Promise.reject(
+          new AdapterError('ADP_ERR_UNAVAILABLE', `embedded broker ${target} is not connected (${file})`),
+        );
+      }
+      const { signal } = options;
+      if (signal.aborted) return Promise.reject(abortedError(signal));
+
+      const results: (PublishResult | undefined)[] = new Array<PublishResult | undefined>(batch.length);
+      const envelopes: MessageEnvelope[] = [];
+      const indexes: number[] = [];
+      batch.forEach((envelope, index) => {
+        const tooLarge = checkMessageSize(envelope, config.maxMessageBytes);
+        if (tooLarge) {
+          results[index] = { ok: false, error: tooLarge };
+        } else if (
+          envelope.destination.length === 0 ||
+          envelope.destination.length > MAX_DESTINATION_LENGTH
+        ) {
+          results[index] = {
+            ok: false,
+            error: new AdapterError(
+              'ADP_ERR_INVALID_DESTINATION',
+              `destination must be 1 to ${MAX_DESTINATION_LENGTH} characters; got ${envelope.destination.length}`,
+            ),
+          };
+        } else {
+          envelopes.push(envelope);
+          indexes.push(index);
+        }
+      });
+      if (envelopes.length === 0) return Promise.resolve(results as PublishResult[]);
+
+      return new Promise<PublishResult[]>((resolve, reject) => {
+        const onAbort = () => {
+          // Still queued means not yet written (commits are synchronous): withdraw it.
+          const at = queue.indexOf(call);
+          if (at < 0) return;
+          queue.splice(at, 1);
+          queuedMessages -= envelopes.length;
+          reject(abortedError(signal));
+        };
+        const call: PendingCall = {
+          envelopes,
+          indexes,
+          results,
+          settle() {
+            signal.removeEventListener('abort', onAbort);
+            resolve(results as PublishResult[]);
+          },
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        queue.push(call);
+        queuedMessages += envelopes.length;
+        if (queuedMessages >= config.groupCommitMaxMessages) flush();
+        else scheduleFlush();
+      });
+    },
+
+    async read(destination: string, options: ReadOptions): Promise<StoredMessage[]> {
+      const current = openStore();
+      const from = options.from < 0n ? 0n : options.from;
+      const limit = Math.max(0, Math.min(Math.trunc(options.limit), MAX_READ_LIMIT));
+      if (limit === 0) return [];
+      try {
+        return current.read(destination, from, limit);
+      } catch (error) {
+        throw classifyError(error, `read ${destination} from ${file}`);
+      }
+    },
+
+    async endOffset(destination: string): Promise<bigint> {
+      const current = openStore();
+      try {
+        return current.nextOffset(destination);
+      } catch (error) {
+        throw classifyError(error, `read the end offset of ${destination} from ${file}`);
+      }
+    },
+
+    stats: () => ({ transactions, messages: committedMessages }),
+
+    async health(): Promise<HealthReport> {
+      if (closed) return { ok: false, detail: `closed (${file})` };
+      if (!store) return { ok: false, detail: `not connected (${file})` };
+      try {
+        store.ping();
+        return { ok: true, detail: `SQLite ${file}` };
+      } catch (error) {
+        return { ok: false, detail: classifyError(error, `query ${file}`).message };
+      }
+    },
+
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        // Publishes already accepted are committed now rather than dropped.
+        if (store) flush();
+        queue = [];
+        queuedMessages = 0;
+        try {
+          store?.close();
+        } catch (error) {
+          logger.warn(
+            { file, err: classifyError(error, `close ${file}`) },
+            'embedded broker did not close cleanly',
+          );
+        }
+        if (store) logger.info({ file }, 'embedded broker closed');
+        store = undefined;
+      })();
+      return closing;
+    },
+  };
+  return adapter;
+}

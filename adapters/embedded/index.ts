@@ -1,0 +1,22 @@
+/** The embedded broker: the default, zero-dependency broker (a durable log in one SQLite file). */
+import type { AdapterKind } from '../core/index.js';
+import { embeddedConfigSchema, type EmbeddedConfig } from './config.js';
+import { createEmbeddedAdapter } from './embedded-adapter.js';
+
+// `satisfies` rather than defineAdapterKind(): the same check, but the concrete zod object type of
+// configSchema survives, which the gateway's z.discriminatedUnion over all kinds needs
+// (defineAdapterKind's return type widens it to z.ZodType<Config>).
+export const embeddedAdapterKind = {
+  kind: 'embedded',
+  configSchema: embeddedConfigSchema,
+  create: createEmbeddedAdapter,
+} as const satisfies AdapterKind<EmbeddedConfig>;
+
+export { embeddedConfigSchema, DATABASE_FILE_NAME, type EmbeddedConfig } from './config.js';
+export {
+  createEmbeddedAdapter,
+  MAX_DESTINATION_LENGTH,
+  MAX_READ_LIMIT,
+  type EmbeddedAdapter,
+  type EmbeddedStats,
+} from './embedded-adapter.js';
