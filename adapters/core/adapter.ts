@@ -111,7 +111,10 @@ export interface AdapterKind<Config extends { kind: string } = { kind: string }>
  * Declares an adapter kind while keeping the exact zod schema type, which the gateway's config
  * union (z.discriminatedUnion on `kind`) needs.
  */
-export function defineAdapterKind<Config extends { kind: string }, Schema extends z.ZodType<Config>>(
+export function defineAdapterKind<
+  Config extends { kind: string },
+  Schema extends z.ZodType<Config> = z.ZodType<Config>,
+>(
   kind: AdapterKind<Config> & { readonly configSchema: Schema },
 ): AdapterKind<Config> & { readonly configSchema: Schema } {
   return kind;
