@@ -39,9 +39,14 @@ if (unitOnly) files = files.filter((f) => !BROKER_SUITES.some((r) => r.test(f)))
 const needsBrokers = files.some((f) => BROKER_SUITES.some((r) => r.test(f)));
 if (needsBrokers) {
   console.log('Bringing up brokers (npm run brokers:up) ...');
-  const up = spawnSync(process.execPath, ['--import', 'tsx', 'deploy/local/cli.ts', 'up'], { cwd: root, stdio: 'inherit' });
+  const up = spawnSync(process.execPath, ['--import', 'tsx', 'deploy/local/cli.ts', 'up'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (up.status !== 0) {
-    console.error('\nA broker could not be started (see above for which one and why); the broker suites cannot run.');
+    console.error(
+      '\nA broker could not be started (see above for which one and why); the broker suites cannot run.',
+    );
     process.exit(up.status ?? 1);
   }
 }

@@ -1,0 +1,4 @@
+import { runContractSuite } from './contract-suite.js';
+import { createRabbitMqTarget } from './targets/rabbitmq.js';
+
+runContractSuite(createRabbitMqTarget());
