@@ -1,0 +1,160 @@
+/**
+ * The gateway in front of each real broker, started with the broker's example config
+ * (deploy/config/<broker>.yaml) exactly as a user would: a publish answers 201 with that broker's
+ * receipt and a direct consumer of the broker receives it with the same id and payload; with the
+ * broker stopped, publishes fail fast with 503 + Retry-After, and succeed again once it is back,
+ * without restarting the gateway.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { silentLogger } from '../../adapters/core/index.js';
+import { ADDRESSES, startBroker, stopBroker, type BrokerName } from '../../deploy/local/brokers.js';
+import { loadConfig } from '../../gateway/config/load.js';
+import { createGateway, type Gateway } from '../../gateway/gateway.js';
+import type { ContractTarget, TestConsumer } from '../contract/target.js';
+import { createKafkaTarget } from '../contract/targets/kafka.js';
+import { createRabbitMqTestConsumer, createRabbitMqTarget } from '../contract/targets/rabbitmq.js';
+import { createRocketMqTarget } from '../contract/targets/rocketmq.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const headers = { authorization: 'Bearer dev-key', 'content-type': 'application/json' };
+
+interface BrokerCase {
+  readonly broker: BrokerName;
+  /** Creates (where the broker needs it) a fresh topic and returns its name. */
+  readonly target: ContractTarget;
+  /** A direct consumer of what the example config publishes for `topic`. */
+  consumer(topic: string): Promise<TestConsumer>;
+  /** Checks the receipt names this broker the way its example promises. */
+  checkReceipt(receipt: Record<string, unknown>): void;
+}
+
+const CASES: BrokerCase[] = [
+  (() => {
+    const target = createKafkaTarget();
+    return {
+      broker: 'kafka' as const,
+      target,
+      consumer: (topic: string) => target.createConsumer(undefined as never, topic),
+      checkReceipt(receipt: Record<string, unknown>) {
+        assert.equal(receipt.broker, 'kafka');
+        assert.equal(typeof receipt.partition, 'number');
+        assert.match(String(receipt.offset), /^\d+$/);
+      },
+    };
+  })(),
+  {
+    broker: 'rabbitmq',
+    target: createRabbitMqTarget(),
+    // The example publishes to the "pubgate" topic exchange with the topic as routing key.
+    consumer: (topic) =>
+      createRabbitMqTestConsumer({ url: ADDRESSES.rabbitmq, exchange: 'pubgate', routingKey: topic }),
+    checkReceipt(receipt) {
+      assert.equal(receipt.broker, 'rabbitmq');
+      assert.equal(receipt.target, 'rabbit');
+    },
+  },
+  (() => {
+    const target = createRocketMqTarget();
+    return {
+      broker: 'rocketmq' as const,
+      target,
+      consumer: (topic: string) => target.createConsumer(undefined as never, topic),
+      checkReceipt(receipt: Record<string, unknown>) {
+        assert.equal(receipt.broker, 'rocketmq');
+        assert.match(String(receipt.brokerMessageId), /^[0-9A-F]{16,}$/i);
+      },
+    };
+  })(),
+];
+
+async function publish(
+  url: string,
+  topic: string,
+  body: unknown,
+): Promise<{ res: Response; json: Record<string, unknown> }> {
+  const res = await fetch(`${url}/v1/topics/${topic}/messages`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { res, json: (await res.json()) as Record<string, unknown> };
+}
+
+for (const testCase of CASES) {
+  describe(`gateway with deploy/config/${testCase.broker}.yaml`, { concurrency: false }, () => {
+    let gateway: Gateway;
+    let url: string;
+
+    before(async () => {
+      await testCase.target.setup();
+      const loaded = loadConfig({
+        argv: ['--config', path.join(root, `deploy/config/${testCase.broker}.yaml`)],
+        env: { PORT: '0' },
+      });
+      gateway = createGateway(loaded, { logger: silentLogger });
+      ({ url } = await gateway.start());
+    });
+
+    after(async () => {
+      await gateway?.stop();
+      await testCase.target.teardown();
+    });
+
+    it("answers 201 with the broker's receipt, and a direct consumer gets the same id and payload", async () => {
+      const topic = await testCase.target.freshDestination();
+      const consumer = await testCase.consumer(topic);
+      try {
+        const body = { order: 42, note: 'through the gateway' };
+        const { res, json } = await publish(url, topic, body);
+        assert.equal(res.status, 201, JSON.stringify(json));
+        testCase.checkReceipt(json.receipt as Record<string, unknown>);
+        const [message] = await consumer.receive(1, 30_000);
+        assert.equal(message?.id, json.id);
+        assert.deepEqual(JSON.parse(Buffer.from(message!.payload).toString('utf8')), body);
+        assert.equal(message?.contentType, 'application/json');
+      } finally {
+        await consumer.close();
+      }
+    });
+
+    it('fails fast with 503 + Retry-After while the broker is down, and recovers without a restart', async () => {
+      const topic = await testCase.target.freshDestination();
+      const consumer = await testCase.consumer(topic);
+      try {
+        await stopBroker(testCase.broker);
+        try {
+          const started = performance.now();
+          const down = await publish(url, topic, { during: 'outage' });
+          const tookMs = performance.now() - started;
+          assert.equal(down.res.status, 503, JSON.stringify(down.json));
+          assert.match(down.res.headers.get('retry-after') ?? '', /^\d+$/);
+          assert.match(String(down.json.code), /^GW_ERR_BROKER_(UNAVAILABLE|TIMEOUT)$/);
+          // The publish deadline is 10 s; a known-down broker must be answered well before it.
+          assert.ok(tookMs < 8_000, `503 took ${Math.round(tookMs)} ms`);
+        } finally {
+          await startBroker(testCase.broker);
+        }
+        const deadline = Date.now() + 90_000;
+        let last: { res: Response; json: Record<string, unknown> } | undefined;
+        while (Date.now() < deadline) {
+          last = await publish(url, topic, { after: 'restart' });
+          if (last.res.status === 201) break;
+          assert.equal(last.res.status, 503, JSON.stringify(last.json));
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+        assert.equal(last?.res.status, 201, `not recovered within 90 s: ${JSON.stringify(last?.json)}`);
+        const received = await consumer.receive(1, 60_000);
+        assert.ok(
+          received.some((m) => m.id === last!.json.id),
+          'the message confirmed after the restart was not delivered',
+        );
+      } finally {
+        await consumer.close();
+      }
+    });
+  });
+}
