@@ -112,6 +112,7 @@ async function benchOne(name: string): Promise<Row> {
   const run = Date.now().toString(36);
 
   const topic = `bench.gw-${run}`;
+  await target.prepare?.(target.destination(topic));
   const gateway = await startGateway(target.config);
   let viaGateway: LoadResult;
   try {

@@ -18,6 +18,8 @@ export interface BenchTarget {
   /** Brokers to bring up first (names of deploy/local/brokers.ts). */
   readonly brokers: readonly string[];
   createDirect(): DirectClient;
+  /** Makes `topic` publishable through the gateway (a bound queue, a created topic). */
+  prepare?(topic: string): Promise<void>;
   /** Destination name for a topic on this broker (e.g. RocketMQ maps dots). */
   destination(topic: string): string;
 }
