@@ -60,7 +60,7 @@ export function settings() {
   return {
     cacheDir,
     stateDir,
-    kafkaVersion: process.env.PUBGATE_KAFKA_VERSION || '3.9.2',
+    kafkaVersion: process.env.PUBGATE_KAFKA_VERSION || '4.3.1',
     rocketmqVersion: process.env.PUBGATE_ROCKETMQ_VERSION || '5.3.3',
     /** Maven download of a broker's jars (first run only). */
     downloadTimeoutMs: envInt('PUBGATE_DOWNLOAD_TIMEOUT_MS', 15 * 60_000),
@@ -563,16 +563,16 @@ const silent: Progress = () => undefined;
 // Java and Maven
 // ---------------------------------------------------------------------------------------------
 
-async function requireJava(broker: BrokerName): Promise<string> {
+async function requireJava(broker: BrokerName, minimum = 11): Promise<string> {
   const { java } = settings();
   try {
     const result = await run(java, ['-version'], { timeoutMs: 30_000 });
     const version = /version "([^"]+)"/.exec(result.stderr + result.stdout)?.[1] ?? '';
     const major = Number(version.startsWith('1.') ? version.split('.')[1] : version.split(/[.+-]/)[0]);
-    if (Number.isFinite(major) && major > 0 && major < 11) {
+    if (Number.isFinite(major) && major > 0 && major < minimum) {
       throw new BrokerError(
         broker,
-        `${broker}: needs Java 11 or newer (17 recommended), found ${version} at ${java}. Install a newer JDK (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME.`,
+        `${broker}: needs Java ${minimum} or newer (17 recommended), found ${version} at ${java}. Install a newer JDK (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME.`,
       );
     }
     return java;
@@ -884,7 +884,8 @@ async function startKafka(progress: Progress): Promise<void> {
       );
     }
   }
-  const java = await requireJava('kafka');
+  // Kafka 4 brokers need Java 17; 3.x runs on 11.
+  const java = await requireJava('kafka', kafkaMajor(s.kafkaVersion) >= 4 ? 17 : 11);
   const libs = await ensureJars('kafka', `kafka-${s.kafkaVersion}`, kafkaArtifacts(s.kafkaVersion), progress);
   await fs.mkdir(p.data, { recursive: true });
   await fs.mkdir(p.logs, { recursive: true });
