@@ -5,10 +5,11 @@
 import type { z } from 'zod';
 import type { AdapterDeps, BrokerAdapter } from './core/index.js';
 import { embeddedAdapterKind } from './embedded/index.js';
+import { kafkaAdapterKind } from './kafka/index.js';
 import { rabbitmqAdapterKind } from './rabbitmq/index.js';
 import { rocketmqAdapterKind } from './rocketmq/index.js';
 
-export const ADAPTER_KINDS = [embeddedAdapterKind, rabbitmqAdapterKind, rocketmqAdapterKind] as const;
+export const ADAPTER_KINDS = [embeddedAdapterKind, kafkaAdapterKind, rabbitmqAdapterKind, rocketmqAdapterKind] as const;
 
 /** The config of any registered broker kind: a union discriminated by `kind`. */
 export type BrokerConfig = z.output<(typeof ADAPTER_KINDS)[number]['configSchema']>;

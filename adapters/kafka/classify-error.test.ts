@@ -82,16 +82,23 @@ describe('classifyKafkaError', () => {
         ambiguous: false,
       });
     }
-    expect(classifyKafkaError(construct(KafkaJSSASLAuthenticationError, 'bad password'), { phase: 'connect' }), 'ADP_ERR_AUTH', {
-      retriable: false,
-      ambiguous: false,
-    });
+    expect(
+      classifyKafkaError(construct(KafkaJSSASLAuthenticationError, 'bad password'), { phase: 'connect' }),
+      'ADP_ERR_AUTH',
+      {
+        retriable: false,
+        ambiguous: false,
+      },
+    );
   });
 
   it('maps leadership and replica trouble (after kafkajs gave up retrying) to ADP_ERR_BACKPRESSURE', () => {
     for (const code of [5, 6, 19]) {
       const error = retriesExceeded(createErrorFromCode(code), 0);
-      expect(classifyKafkaError(error, SEND_ONE_PARTITION), 'ADP_ERR_BACKPRESSURE', { retriable: true, ambiguous: false });
+      expect(classifyKafkaError(error, SEND_ONE_PARTITION), 'ADP_ERR_BACKPRESSURE', {
+        retriable: true,
+        ambiguous: false,
+      });
     }
   });
 
@@ -155,10 +162,14 @@ describe('classifyKafkaError', () => {
       retriable: true,
       ambiguous: true,
     });
-    expect(classifyKafkaError(createErrorFromCode(10), { phase: 'send', partitionsTouched: 2 }), 'ADP_ERR_TOO_LARGE', {
-      retriable: false,
-      ambiguous: true,
-    });
+    expect(
+      classifyKafkaError(createErrorFromCode(10), { phase: 'send', partitionsTouched: 2 }),
+      'ADP_ERR_TOO_LARGE',
+      {
+        retriable: false,
+        ambiguous: true,
+      },
+    );
   });
 
   it('maps a refused connection to ADP_ERR_UNAVAILABLE, not ambiguous on the first attempt', () => {
@@ -174,15 +185,39 @@ describe('classifyKafkaError', () => {
   });
 
   it('makes a send ambiguous once kafkajs retried: an earlier attempt may have been written', () => {
-    const refused = new KafkaJSConnectionError('Connection error', { broker: 'b:9092', code: 'ECONNREFUSED' });
+    const refused = new KafkaJSConnectionError('Connection error', {
+      broker: 'b:9092',
+      code: 'ECONNREFUSED',
+    });
     expect(classifyKafkaError(retriesExceeded(refused, 3), SEND_ONE_PARTITION), 'ADP_ERR_UNAVAILABLE', {
       retriable: true,
       ambiguous: true,
     });
   });
 
+  it('treats a connection error escalated by a nested kafkajs retrier as retried', () => {
+    // sendMessages' error handler reconnects the cluster; when that runs out of retries, the outer
+    // retrier wraps its cause in a KafkaJSNonRetriableError and the retry count is lost.
+    const refused = new KafkaJSConnectionError('Connection error', {
+      broker: 'b:9092',
+      code: 'ECONNREFUSED',
+    });
+    const escalated = construct(KafkaJSNonRetriableError, retriesExceeded(refused, 3), { cause: refused });
+    expect(classifyKafkaError(escalated, SEND_ONE_PARTITION), 'ADP_ERR_UNAVAILABLE', {
+      retriable: true,
+      ambiguous: true,
+    });
+    expect(classifyKafkaError(escalated, { phase: 'send', partitionsTouched: 0 }), 'ADP_ERR_UNAVAILABLE', {
+      retriable: true,
+      ambiguous: false,
+    });
+  });
+
   it('is never ambiguous when kafkajs failed before choosing a partition, nor while connecting', () => {
-    const refused = new KafkaJSConnectionError('Connection error', { broker: 'b:9092', code: 'ECONNREFUSED' });
+    const refused = new KafkaJSConnectionError('Connection error', {
+      broker: 'b:9092',
+      code: 'ECONNREFUSED',
+    });
     expect(
       classifyKafkaError(retriesExceeded(refused, 3), { phase: 'send', partitionsTouched: 0 }),
       'ADP_ERR_UNAVAILABLE',
@@ -195,8 +230,14 @@ describe('classifyKafkaError', () => {
       sentAt: 0,
       pendingDuration: 0,
     });
-    expect(classifyKafkaError(timeout, { phase: 'connect' }), 'ADP_ERR_TIMEOUT', { retriable: true, ambiguous: false });
-    expect(classifyKafkaError(timeout, { phase: 'health' }), 'ADP_ERR_TIMEOUT', { retriable: true, ambiguous: false });
+    expect(classifyKafkaError(timeout, { phase: 'connect' }), 'ADP_ERR_TIMEOUT', {
+      retriable: true,
+      ambiguous: false,
+    });
+    expect(classifyKafkaError(timeout, { phase: 'health' }), 'ADP_ERR_TIMEOUT', {
+      retriable: true,
+      ambiguous: false,
+    });
   });
 
   it('maps a request timeout and a lost connection during a send to ambiguous codes', () => {
@@ -216,8 +257,14 @@ describe('classifyKafkaError', () => {
       retriable: true,
       ambiguous: true,
     });
-    const reset = new KafkaJSConnectionError('Connection error: read ECONNRESET', { broker: 'b:9092', code: 'ECONNRESET' });
-    expect(classifyKafkaError(reset, SEND_ONE_PARTITION), 'ADP_ERR_CONNECTION_LOST', { retriable: true, ambiguous: true });
+    const reset = new KafkaJSConnectionError('Connection error: read ECONNRESET', {
+      broker: 'b:9092',
+      code: 'ECONNRESET',
+    });
+    expect(classifyKafkaError(reset, SEND_ONE_PARTITION), 'ADP_ERR_CONNECTION_LOST', {
+      retriable: true,
+      ambiguous: true,
+    });
   });
 
   it('maps TLS verification failures to ADP_ERR_AUTH', () => {
@@ -225,23 +272,42 @@ describe('classifyKafkaError', () => {
       broker: 'b:9093',
       code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
     });
-    expect(classifyKafkaError(tls, { phase: 'connect' }), 'ADP_ERR_AUTH', { retriable: false, ambiguous: false });
+    expect(classifyKafkaError(tls, { phase: 'connect' }), 'ADP_ERR_AUTH', {
+      retriable: false,
+      ambiguous: false,
+    });
   });
 
   it('unwraps KafkaJSNonRetriableError wrappers to the error that caused them', () => {
-    const wrapped = construct(KafkaJSNonRetriableError, createErrorFromCode(29), { cause: createErrorFromCode(29) });
-    expect(classifyKafkaError(wrapped, SEND_ONE_PARTITION), 'ADP_ERR_AUTH', { retriable: false, ambiguous: false });
+    const wrapped = construct(KafkaJSNonRetriableError, createErrorFromCode(29), {
+      cause: createErrorFromCode(29),
+    });
+    expect(classifyKafkaError(wrapped, SEND_ONE_PARTITION), 'ADP_ERR_AUTH', {
+      retriable: false,
+      ambiguous: false,
+    });
   });
 
   it('maps missing metadata and a disconnected producer to ADP_ERR_UNAVAILABLE', () => {
-    expect(classifyKafkaError(metadataNotLoaded(), { phase: 'send', partitionsTouched: 0 }), 'ADP_ERR_UNAVAILABLE', {
-      retriable: true,
-      ambiguous: false,
-    });
-    expect(classifyKafkaError(new KafkaJSError('The producer is disconnected'), { phase: 'send', partitionsTouched: 0 }), 'ADP_ERR_UNAVAILABLE', {
-      retriable: true,
-      ambiguous: false,
-    });
+    expect(
+      classifyKafkaError(metadataNotLoaded(), { phase: 'send', partitionsTouched: 0 }),
+      'ADP_ERR_UNAVAILABLE',
+      {
+        retriable: true,
+        ambiguous: false,
+      },
+    );
+    expect(
+      classifyKafkaError(new KafkaJSError('The producer is disconnected'), {
+        phase: 'send',
+        partitionsTouched: 0,
+      }),
+      'ADP_ERR_UNAVAILABLE',
+      {
+        retriable: true,
+        ambiguous: false,
+      },
+    );
   });
 
   it('maps anything else to ADP_ERR_INTERNAL, ambiguous during a send', () => {
@@ -249,7 +315,10 @@ describe('classifyKafkaError', () => {
       retriable: true,
       ambiguous: true,
     });
-    expect(classifyKafkaError('a string', { phase: 'connect' }), 'ADP_ERR_INTERNAL', { retriable: true, ambiguous: false });
+    expect(classifyKafkaError('a string', { phase: 'connect' }), 'ADP_ERR_INTERNAL', {
+      retriable: true,
+      ambiguous: false,
+    });
   });
 
   it('keeps the original error as the cause and names the protocol type in the message', () => {

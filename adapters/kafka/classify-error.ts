@@ -63,10 +63,15 @@ const AUTH = (what: string): Verdict => ({ code: 'ADP_ERR_AUTH', what });
 /** Kafka protocol error types (kafkajs `KafkaJSProtocolError.type`) a producer can meet. */
 const PROTOCOL_TYPES: Readonly<Record<string, Verdict>> = {
   MESSAGE_TOO_LARGE: { code: 'ADP_ERR_TOO_LARGE', what: 'the broker refused a record batch as too large' },
-  RECORD_LIST_TOO_LARGE: { code: 'ADP_ERR_TOO_LARGE', what: 'the broker refused a record batch as too large' },
+  RECORD_LIST_TOO_LARGE: {
+    code: 'ADP_ERR_TOO_LARGE',
+    what: 'the broker refused a record batch as too large',
+  },
   INVALID_TOPIC_EXCEPTION: { code: 'ADP_ERR_INVALID_DESTINATION', what: 'the broker refused the topic name' },
   TOPIC_AUTHORIZATION_FAILED: AUTH('not authorized to write to the topic'),
-  CLUSTER_AUTHORIZATION_FAILED: AUTH('not authorized on the cluster (IdempotentWrite needs it on old brokers)'),
+  CLUSTER_AUTHORIZATION_FAILED: AUTH(
+    'not authorized on the cluster (IdempotentWrite needs it on old brokers)',
+  ),
   TRANSACTIONAL_ID_AUTHORIZATION_FAILED: AUTH('not authorized for the transactional id'),
   SASL_AUTHENTICATION_FAILED: AUTH('SASL authentication failed'),
   UNSUPPORTED_SASL_MECHANISM: AUTH('the broker does not offer this SASL mechanism'),
@@ -132,7 +137,13 @@ const PROTOCOL_TYPES: Readonly<Record<string, Verdict>> = {
 };
 
 /** Socket error codes that mean an established connection died (a request may have been sent). */
-const CONNECTION_LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ERR_STREAM_DESTROYED']);
+const CONNECTION_LOST_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'ERR_STREAM_DESTROYED',
+]);
 
 /** TLS verification failures: retrying will not help until the certificates or config change. */
 const TLS_CODES = new Set([
@@ -162,12 +173,17 @@ export function classifyKafkaError(error: unknown, context: ClassifyContext): Ad
 
 /** True for the codes that mean "Kafka cannot be reached right now" (the adapter then fails fast). */
 export function isUnreachable(error: AdapterError): boolean {
-  return error.code === 'ADP_ERR_UNAVAILABLE' || error.code === 'ADP_ERR_CONNECTION_LOST' || error.code === 'ADP_ERR_TIMEOUT';
+  return (
+    error.code === 'ADP_ERR_UNAVAILABLE' ||
+    error.code === 'ADP_ERR_CONNECTION_LOST' ||
+    error.code === 'ADP_ERR_TIMEOUT'
+  );
 }
 
 /**
  * Peels kafkajs's retry wrappers: KafkaJSNumberOfRetriesExceeded (retries ran out; `cause` is the
- * last attempt's error) and a plain KafkaJSNonRetriableError wrapping a cause.
+ * last attempt's error) and a plain KafkaJSNonRetriableError wrapping a cause. `retried` tells
+ * whether more than one attempt was made.
  */
 function unwrap(error: unknown): { root: unknown; retried: boolean } {
   let current = error;
@@ -185,6 +201,11 @@ function unwrap(error: unknown): { root: unknown; retried: boolean } {
       current.cause instanceof Error &&
       current.cause !== current
     ) {
+      // kafkajs's retrier wraps an error this way when an attempt threw a non-retriable error. With
+      // a *retriable* cause that means a nested retrier gave up: e.g. a produce attempt failed, and
+      // reconnecting the cluster inside kafkajs's own error handler then ran out of retries. The
+      // failed attempt before it may have been written, and the wrapper dropped its retry count.
+      if (current.cause instanceof KafkaJSError && current.cause.retriable) retried = true;
       current = current.cause;
       continue;
     }
@@ -202,7 +223,9 @@ function classifyRoot(root: unknown, context: ClassifyContext): Verdict {
     }
     const known = PROTOCOL_TYPES[root.type];
     if (known) return known;
-    return root.retriable ? BACKPRESSURE('the broker refused the write for now') : REJECTED('the broker refused the write');
+    return root.retriable
+      ? BACKPRESSURE('the broker refused the write for now')
+      : REJECTED('the broker refused the write');
   }
   if (root instanceof KafkaJSRequestTimeoutError) {
     return { code: 'ADP_ERR_TIMEOUT', what: 'no answer from the broker in requestTimeoutMs' };
@@ -226,7 +249,8 @@ function classifyRoot(root: unknown, context: ClassifyContext): Verdict {
     return { code: 'ADP_ERR_UNAVAILABLE', what: `cannot connect to the broker${code ? ` (${code})` : ''}` };
   }
   if (root instanceof KafkaJSSASLAuthenticationError) return AUTH('SASL authentication failed');
-  if (root instanceof KafkaJSServerDoesNotSupportApiKey) return REJECTED('the broker is too old for this client');
+  if (root instanceof KafkaJSServerDoesNotSupportApiKey)
+    return REJECTED('the broker is too old for this client');
   if (
     root instanceof KafkaJSMetadataNotLoaded ||
     root instanceof KafkaJSBrokerNotFound ||
@@ -245,7 +269,12 @@ function classifyRoot(root: unknown, context: ClassifyContext): Verdict {
   return { code: 'ADP_ERR_INTERNAL', what: 'unexpected failure' };
 }
 
-function decideAmbiguity(verdict: Verdict, root: unknown, retried: boolean, context: ClassifyContext): boolean {
+function decideAmbiguity(
+  verdict: Verdict,
+  root: unknown,
+  retried: boolean,
+  context: ClassifyContext,
+): boolean {
   if (context.phase !== 'send') return false;
   // kafkajs never got to choose a partition: no produce request existed, whatever the error says.
   if (context.partitionsTouched === 0) return false;

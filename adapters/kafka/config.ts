@@ -34,7 +34,9 @@ const saslSchema = z.strictObject({
   password: z
     .string()
     .min(1)
-    .describe('SASL password; use ${ENV} interpolation in the config file. Never logged. Required when sasl is set.'),
+    .describe(
+      'SASL password; use ${ENV} interpolation in the config file. Never logged. Required when sasl is set.',
+    ),
 });
 
 const retrySchema = z
@@ -116,7 +118,9 @@ export const kafkaConfigSchema = z
       .max(255)
       .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-"')
       .default('pubgate')
-      .describe('Client id sent to the brokers; shows up in broker logs, quotas and metrics. Default: pubgate.'),
+      .describe(
+        'Client id sent to the brokers; shows up in broker logs, quotas and metrics. Default: pubgate.',
+      ),
     acks: z
       .literal('all', { error: 'only "all" is supported: the gateway confirms only durable writes' })
       .default('all')
@@ -282,7 +286,8 @@ export const kafkaConfigSchema = z
       ),
   })
   .refine((c) => c.batchMaxBytes === undefined || c.batchMaxBytes <= c.maxMessageBytes, {
-    message: "batchMaxBytes must not exceed maxMessageBytes (Kafka's size limit applies to a whole record batch)",
+    message:
+      "batchMaxBytes must not exceed maxMessageBytes (Kafka's size limit applies to a whole record batch)",
     path: ['batchMaxBytes'],
   })
   .refine((c) => c.deliveryTimeoutMs >= c.requestTimeoutMs, {

@@ -11,7 +11,13 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
 import type { Message, PartitionerArgs } from 'kafkajs';
-import { AdapterError, publishSettled, silentLogger, type Logger, type MessageEnvelope } from '../core/index.js';
+import {
+  AdapterError,
+  publishSettled,
+  silentLogger,
+  type Logger,
+  type MessageEnvelope,
+} from '../core/index.js';
 import { kafkaConfigSchema } from './config.js';
 import {
   createKafkaAdapter,
@@ -97,7 +103,18 @@ describe('validateTopicName', () => {
   });
 
   it('refuses names Kafka refuses, and internal topics', () => {
-    for (const name of ['', '.', '..', 'x'.repeat(250), 'a b', 'a/b', '../admin', 'ü', 'a:b', '__consumer_offsets']) {
+    for (const name of [
+      '',
+      '.',
+      '..',
+      'x'.repeat(250),
+      'a b',
+      'a/b',
+      '../admin',
+      'ü',
+      'a:b',
+      '__consumer_offsets',
+    ]) {
       const error = validateTopicName(name);
       assert.ok(error, `${JSON.stringify(name)} must be refused`);
       assert.equal(error.code, 'ADP_ERR_INVALID_DESTINATION');
@@ -132,15 +149,22 @@ describe('kafka adapter without a broker', () => {
     const adapter = adapterFor([`127.0.0.1:${refusedPort}`], { maxMessageBytes: 2048 });
     try {
       const { value: results, ms } = await timed(() =>
-        adapter.publish([envelope({ destination: 'bad topic' }), envelope({ payload: new Uint8Array(4096) })], {
-          signal: AbortSignal.timeout(5000),
-        }),
+        adapter.publish(
+          [envelope({ destination: 'bad topic' }), envelope({ payload: new Uint8Array(4096) })],
+          {
+            signal: AbortSignal.timeout(5000),
+          },
+        ),
       );
       assert.equal(results[0]?.ok, false);
       assert.equal(results[0]?.ok === false && results[0].error.code, 'ADP_ERR_INVALID_DESTINATION');
       assert.equal(results[1]?.ok === false && results[1].error.code, 'ADP_ERR_TOO_LARGE');
       assert.ok(ms < 100, `took ${ms} ms`);
-      assert.equal(adapter.stats().producersCreated, 0, 'no connection may be attempted for refused messages');
+      assert.equal(
+        adapter.stats().producersCreated,
+        0,
+        'no connection may be attempted for refused messages',
+      );
     } finally {
       await adapter.close();
     }
@@ -149,14 +173,21 @@ describe('kafka adapter without a broker', () => {
   it('fails a connect quickly when nothing listens, then fails publishes fast while reconnecting', async () => {
     const adapter = adapterFor([`127.0.0.1:${refusedPort}`]);
     try {
-      const connect = await timed(() => adapter.connect(AbortSignal.timeout(10_000)).then(() => undefined, (e: unknown) => e));
+      const connect = await timed(() =>
+        adapter.connect(AbortSignal.timeout(10_000)).then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      );
       assert.ok(connect.value instanceof AdapterError, 'connect must reject with an AdapterError');
       assert.equal(connect.value.code, 'ADP_ERR_UNAVAILABLE');
       assert.equal(connect.value.retriable, true);
       assert.ok(connect.ms < 3000, `connect took ${connect.ms} ms`);
       assert.equal(adapter.stats().state, 'down');
 
-      const publish = await timed(() => adapter.publish([envelope(), envelope()], { signal: AbortSignal.timeout(10_000) }));
+      const publish = await timed(() =>
+        adapter.publish([envelope(), envelope()], { signal: AbortSignal.timeout(10_000) }),
+      );
       assert.ok(publish.ms < 50, `a publish while Kafka is known down took ${publish.ms} ms`);
       for (const result of publish.value) {
         assert.ok(result.ok === false);
@@ -181,7 +212,9 @@ describe('kafka adapter without a broker', () => {
   it('answers a first publish (before connect) within the retry bound when nothing listens', async () => {
     const adapter = adapterFor([`127.0.0.1:${refusedPort}`]);
     try {
-      const { value: results, ms } = await timed(() => publishSettled(adapter, [envelope()], { signal: AbortSignal.timeout(10_000) }));
+      const { value: results, ms } = await timed(() =>
+        publishSettled(adapter, [envelope()], { signal: AbortSignal.timeout(10_000) }),
+      );
       assert.ok(ms < 3000, `took ${ms} ms`);
       assert.ok(results[0]?.ok === false);
       assert.equal(results[0].error.code, 'ADP_ERR_UNAVAILABLE');
@@ -195,11 +228,16 @@ describe('kafka adapter without a broker', () => {
     const hole = await blackHole();
     const adapter = adapterFor([`127.0.0.1:${hole.port}`], { deliveryTimeoutMs: 1500 });
     try {
-      const { value: results, ms } = await timed(() => publishSettled(adapter, [envelope()], { signal: AbortSignal.timeout(10_000) }));
+      const { value: results, ms } = await timed(() =>
+        publishSettled(adapter, [envelope()], { signal: AbortSignal.timeout(10_000) }),
+      );
       assert.ok(ms < 2500, `took ${ms} ms`);
       assert.ok(results[0]?.ok === false);
       assert.ok(results[0].error.retriable);
-      assert.ok(['ADP_ERR_UNAVAILABLE', 'ADP_ERR_TIMEOUT'].includes(results[0].error.code), results[0].error.code);
+      assert.ok(
+        ['ADP_ERR_UNAVAILABLE', 'ADP_ERR_TIMEOUT'].includes(results[0].error.code),
+        results[0].error.code,
+      );
       assert.equal(adapter.stats().state, 'down');
     } finally {
       await adapter.close();
@@ -209,9 +247,14 @@ describe('kafka adapter without a broker', () => {
 
   it("honours the caller's AbortSignal while waiting; unsent messages are not ambiguous", async () => {
     const hole = await blackHole();
-    const adapter = adapterFor([`127.0.0.1:${hole.port}`], { deliveryTimeoutMs: 5000, connectionTimeoutMs: 3000 });
+    const adapter = adapterFor([`127.0.0.1:${hole.port}`], {
+      deliveryTimeoutMs: 5000,
+      connectionTimeoutMs: 3000,
+    });
     try {
-      const { value: results, ms } = await timed(() => adapter.publish([envelope(), envelope()], { signal: AbortSignal.timeout(200) }));
+      const { value: results, ms } = await timed(() =>
+        adapter.publish([envelope(), envelope()], { signal: AbortSignal.timeout(200) }),
+      );
       assert.ok(ms < 1000, `abort took ${ms} ms`);
       for (const result of results) {
         assert.ok(result.ok === false);
@@ -247,14 +290,22 @@ describe('kafka adapter without a broker', () => {
     const attempts = adapter.stats().reconnectAttempts;
     await new Promise((resolve) => setTimeout(resolve, 400));
     assert.equal(adapter.stats().reconnectAttempts, attempts, 'a closed adapter must not reconnect');
-    await assert.rejects(adapter.publish([envelope()], { signal: AbortSignal.timeout(1000) }), { code: 'ADP_ERR_CLOSED' });
+    await assert.rejects(adapter.publish([envelope()], { signal: AbortSignal.timeout(1000) }), {
+      code: 'ADP_ERR_CLOSED',
+    });
     await assert.rejects(adapter.connect(), { code: 'ADP_ERR_CLOSED' });
     assert.deepEqual(await adapter.health(), { ok: false, detail: 'closed' });
   });
 });
 
 describe('createStickyPartitioner', () => {
-  const partitionMetadata = [0, 1, 2, 3].map((partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1] }));
+  const partitionMetadata = [0, 1, 2, 3].map((partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 1,
+    replicas: [1],
+    isr: [1],
+  }));
   const args = (message: Message): PartitionerArgs => ({ topic: 't', partitionMetadata, message });
 
   it("places keyed messages like kafkajs's DefaultPartitioner (Java-compatible murmur2)", () => {
@@ -308,12 +359,29 @@ describe('forwardKafkaLog', () => {
       lines.map((l) => l.level),
       ['warn', 'warn', 'info', 'debug'],
     );
-    assert.deepEqual(lines[0], { level: 'warn', fields: { kafkajs: 'Connection', broker: 'b:9092' }, message: 'Connection error' });
+    assert.deepEqual(lines[0], {
+      level: 'warn',
+      fields: { kafkajs: 'Connection', broker: 'b:9092' },
+      message: 'Connection error',
+    });
+  });
+
+  it('demotes kafkajs errors to debug while the adapter knows Kafka is down', () => {
+    const { logger, lines } = recorder();
+    forwardKafkaLog(logger, entry(logLevel.ERROR, 'Connection error: connect ECONNREFUSED'), { quiet: true });
+    forwardKafkaLog(logger, entry(logLevel.INFO, 'i'), { quiet: true });
+    assert.deepEqual(
+      lines.map((l) => l.level),
+      ['debug', 'info'],
+    );
   });
 
   it("demotes kafkajs's warning about bounded idempotent retries (the adapter handles it)", () => {
     const { logger, lines } = recorder();
-    forwardKafkaLog(logger, entry(logLevel.WARN, 'Limiting retries for the idempotent producer may invalidate EoS guarantees'));
+    forwardKafkaLog(
+      logger,
+      entry(logLevel.WARN, 'Limiting retries for the idempotent producer may invalidate EoS guarantees'),
+    );
     assert.equal(lines[0]?.level, 'debug');
   });
 });

@@ -105,14 +105,18 @@ export interface KafkaAdapter extends BrokerAdapter {
 /** Returns ADP_ERR_INVALID_DESTINATION for a name Kafka would refuse (or that is internal), else undefined. */
 export function validateTopicName(name: string): AdapterError | undefined {
   let problem: string | undefined;
-  if (name.length === 0 || name.length > MAX_TOPIC_NAME_LENGTH) problem = `must be 1-${MAX_TOPIC_NAME_LENGTH} characters`;
+  if (name.length === 0 || name.length > MAX_TOPIC_NAME_LENGTH)
+    problem = `must be 1-${MAX_TOPIC_NAME_LENGTH} characters`;
   else if (!TOPIC_NAME.test(name)) problem = 'may contain only letters, digits, ".", "_" and "-"';
   else if (name === '.' || name === '..') problem = 'must not be "." or ".."';
   // Kafka's internal topics (__consumer_offsets, __transaction_state, __cluster_metadata) start
   // with two underscores; a gateway has no business writing to them.
   else if (name.startsWith('__')) problem = 'must not start with "__" (reserved for Kafka-internal topics)';
   if (problem === undefined) return undefined;
-  return new AdapterError('ADP_ERR_INVALID_DESTINATION', `invalid Kafka topic name ${JSON.stringify(name)}: ${problem}`);
+  return new AdapterError(
+    'ADP_ERR_INVALID_DESTINATION',
+    `invalid Kafka topic name ${JSON.stringify(name)}: ${problem}`,
+  );
 }
 
 /** One message waiting for, or inside, a flush. */
@@ -154,6 +158,8 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
     readable: false,
   });
 
+  let state: KafkaAdapterState = 'idle';
+
   const kafkaRetry = {
     retries: config.retry.retries,
     initialRetryTime: config.retry.initialRetryTimeMs,
@@ -171,14 +177,13 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
     enforceRequestTimeout: true,
     retry: kafkaRetry,
     logLevel: KAFKAJS_LEVELS[config.clientLogLevel],
-    logCreator: () => (entry) => forwardKafkaLog(log, entry),
+    logCreator: () => (entry) => forwardKafkaLog(log, entry, { quiet: state === 'down' }),
   });
 
   // The partition kafkajs's partitioner chose for each message (see createStickyPartitioner).
   const assigned = new WeakMap<Message, number>();
   const createPartitioner = createStickyPartitioner(assigned);
 
-  let state: KafkaAdapterState = 'idle';
   let closing = false;
   let closePromise: Promise<void> | undefined;
   let producer: Producer | undefined;
@@ -231,7 +236,11 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
     created.on(created.events.REQUEST_TIMEOUT, (event) => {
       counters.requestTimeouts += 1;
       log.warn(
-        { broker: event.payload.broker, api: event.payload.apiName, pendingMs: event.payload.pendingDuration },
+        {
+          broker: event.payload.broker,
+          api: event.payload.apiName,
+          pendingMs: event.payload.pendingDuration,
+        },
         'kafka request timed out',
       );
     });
@@ -255,7 +264,10 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
         void retire(candidate, connected);
         const failure =
           error instanceof DeadlineExceeded
-            ? new AdapterError('ADP_ERR_UNAVAILABLE', `kafka: no connection within deliveryTimeoutMs (${config.deliveryTimeoutMs} ms)`)
+            ? new AdapterError(
+                'ADP_ERR_UNAVAILABLE',
+                `kafka: no connection within deliveryTimeoutMs (${config.deliveryTimeoutMs} ms)`,
+              )
             : classifyKafkaError(error, { phase: 'connect' });
         enterDown(failure);
         throw failure;
@@ -301,7 +313,10 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
         'kafka unreachable; publishes fail fast with ADP_ERR_UNAVAILABLE while the adapter reconnects in the background',
       );
     } else {
-      log.warn({ attempt: failedAttempts, code: failure.code, error: failure.message }, 'kafka reconnect attempt failed');
+      log.warn(
+        { attempt: failedAttempts, code: failure.code, error: failure.message },
+        'kafka reconnect attempt failed',
+      );
     }
     if (!closing) scheduleReconnect();
   }
@@ -347,28 +362,47 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
     try {
       await withDeadline(client.disconnect(), DISCONNECT_TIMEOUT_MS, 'disconnect');
     } catch (error) {
-      log.debug({ error: error instanceof Error ? error.message : String(error) }, 'kafkajs disconnect failed');
+      log.debug(
+        { error: error instanceof Error ? error.message : String(error) },
+        'kafkajs disconnect failed',
+      );
     }
   }
 
   // ---------------------------------------------------------------- publishing
 
-  async function publish(batch: readonly MessageEnvelope[], options: PublishOptions): Promise<PublishResult[]> {
+  async function publish(
+    batch: readonly MessageEnvelope[],
+    options: PublishOptions,
+  ): Promise<PublishResult[]> {
     const { signal } = options;
     if (closing) throw closedError();
     if (signal.aborted) throw abortedError(signal, false);
 
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
-    const call: Call = { results: new Array(batch.length).fill(undefined), remaining: 0, finished: false, done: finish };
+    const call: Call = {
+      results: new Array(batch.length).fill(undefined),
+      remaining: 0,
+      finished: false,
+      done: finish,
+    };
     const entries: Entry[] = [];
     batch.forEach((envelope, index) => {
-      const refused = validateTopicName(envelope.destination) ?? checkMessageSize(envelope, config.maxMessageBytes);
+      const refused =
+        validateTopicName(envelope.destination) ?? checkMessageSize(envelope, config.maxMessageBytes);
       if (refused) {
         call.results[index] = { ok: false, error: refused };
         return;
       }
-      entries.push({ envelope, message: toKafkaMessage(envelope), bytes: approximateSize(envelope), call, index, state: 'queued' });
+      entries.push({
+        envelope,
+        message: toKafkaMessage(envelope),
+        bytes: approximateSize(envelope),
+        call,
+        index,
+        state: 'queued',
+      });
     });
     if (entries.length === 0) return call.results as PublishResult[];
 
@@ -571,12 +605,23 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
   }
 
   /** One producer.sendBatch. Settles the entries on success; returns the failure otherwise. */
-  async function sendGroups(current: Producer, groups: readonly TopicGroup[]): Promise<SendFailure | undefined> {
+  async function sendGroups(
+    current: Producer,
+    groups: readonly TopicGroup[],
+  ): Promise<SendFailure | undefined> {
     const entries = groups.flatMap((g) => g.entries);
-    const topicMessages: TopicMessages[] = groups.map((g) => ({ topic: g.topic, messages: g.entries.map((e) => e.message) }));
+    const topicMessages: TopicMessages[] = groups.map((g) => ({
+      topic: g.topic,
+      messages: g.entries.map((e) => e.message),
+    }));
     counters.flushes += 1;
     counters.flushedMessages += entries.length;
-    const sending = current.sendBatch({ topicMessages, acks: -1, timeout: config.requestTimeoutMs, compression });
+    const sending = current.sendBatch({
+      topicMessages,
+      acks: -1,
+      timeout: config.requestTimeoutMs,
+      compression,
+    });
     try {
       const metadata = await withDeadline(sending, config.deliveryTimeoutMs, 'produce');
       settleFromMetadata(entries, metadata);
@@ -649,7 +694,8 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
     }
     for (const entry of entries) {
       const partition = assigned.get(entry.message);
-      const slot = partition === undefined ? undefined : slots.get(partitionKey(entry.envelope.destination, partition));
+      const slot =
+        partition === undefined ? undefined : slots.get(partitionKey(entry.envelope.destination, partition));
       if (partition === undefined || slot === undefined || slot === 'inconsistent') {
         settle(entry, {
           ok: false,
@@ -787,7 +833,23 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
       producer = undefined;
       admin = undefined;
       await Promise.all(clients.map((client) => retire(client)));
-      await Promise.all([...retiring]);
+      // A producer abandoned after deliveryTimeoutMs may still be retrying inside kafkajs; give it
+      // a short grace to settle and disconnect, but never let it hold up shutdown for long.
+      const leftovers = [...retiring];
+      const settled = await withDeadline(
+        Promise.all(leftovers),
+        DISCONNECT_TIMEOUT_MS,
+        'retiring clients',
+      ).then(
+        () => true,
+        () => false,
+      );
+      if (!settled) {
+        log.warn(
+          { clients: leftovers.length },
+          'kafka adapter closed with an abandoned kafkajs request still pending',
+        );
+      }
       log.info({}, 'kafka adapter closed');
     })();
     return closePromise;
@@ -852,7 +914,8 @@ export function createStickyPartitioner(assigned: WeakMap<Message, number>): ICu
     const partitioner = Partitioners.DefaultPartitioner();
     return (args) => {
       const previous = assigned.get(args.message);
-      if (previous !== undefined && args.partitionMetadata.some((p) => p.partitionId === previous)) return previous;
+      if (previous !== undefined && args.partitionMetadata.some((p) => p.partitionId === previous))
+        return previous;
       const partition = partitioner(args);
       assigned.set(args.message, partition);
       return partition;
@@ -902,9 +965,17 @@ const KAFKAJS_LEVELS = {
  * attempt at ERROR even when its retry then succeeds, so its errors become warnings; the adapter
  * logs at error/warn what actually failed. Its timestamp and logger name are dropped (the
  * gateway's logger adds its own); the namespace (Connection, BrokerPool, Producer, ...) is kept.
+ * `quiet` (set while the adapter knows Kafka is down) demotes kafkajs's errors and warnings to
+ * debug: every refused connection would otherwise log twice per retry, and the adapter already
+ * logs each reconnect attempt with its backoff.
  */
-export function forwardKafkaLog(log: Logger, entry: LogEntry): void {
-  const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry.log as {
+export function forwardKafkaLog(log: Logger, entry: LogEntry, options: { quiet?: boolean } = {}): void {
+  const {
+    message,
+    timestamp: _timestamp,
+    logger: _logger,
+    ...fields
+  } = entry.log as {
     message: string;
     timestamp?: string;
     logger?: string;
@@ -920,7 +991,8 @@ export function forwardKafkaLog(log: Logger, entry: LogEntry): void {
   switch (entry.level) {
     case KafkaLogLevel.ERROR:
     case KafkaLogLevel.WARN:
-      log.warn(structured, message);
+      if (options.quiet) log.debug(structured, message);
+      else log.warn(structured, message);
       break;
     case KafkaLogLevel.INFO:
       log.info(structured, message);

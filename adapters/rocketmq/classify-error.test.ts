@@ -44,7 +44,12 @@ describe('classifyRocketMqError: proxy status codes', () => {
   });
 
   it('too large body or properties', () => {
-    expectCode(new PayloadTooLargeException(RocketMqCode.MESSAGE_BODY_TOO_LARGE, 'body'), 'ADP_ERR_TOO_LARGE', false, false);
+    expectCode(
+      new PayloadTooLargeException(RocketMqCode.MESSAGE_BODY_TOO_LARGE, 'body'),
+      'ADP_ERR_TOO_LARGE',
+      false,
+      false,
+    );
     expectCode(
       new RequestHeaderFieldsTooLargeException(RocketMqCode.MESSAGE_PROPERTIES_TOO_LARGE, 'props'),
       'ADP_ERR_TOO_LARGE',
@@ -59,7 +64,12 @@ describe('classifyRocketMqError: proxy status codes', () => {
   });
 
   it('throttling is backpressure, retriable and not ambiguous', () => {
-    expectCode(new TooManyRequestsException(RocketMqCode.TOO_MANY_REQUESTS, 'slow down'), 'ADP_ERR_BACKPRESSURE', true, false);
+    expectCode(
+      new TooManyRequestsException(RocketMqCode.TOO_MANY_REQUESTS, 'slow down'),
+      'ADP_ERR_BACKPRESSURE',
+      true,
+      false,
+    );
   });
 
   it('bad requests (message type mismatch on the proxy, illegal property) are rejected for good', () => {
@@ -69,16 +79,41 @@ describe('classifyRocketMqError: proxy status codes', () => {
       false,
       false,
     );
-    expectCode(new BadRequestException(RocketMqCode.ILLEGAL_MESSAGE_PROPERTY_KEY, 'key'), 'ADP_ERR_REJECTED', false, false);
+    expectCode(
+      new BadRequestException(RocketMqCode.ILLEGAL_MESSAGE_PROPERTY_KEY, 'key'),
+      'ADP_ERR_REJECTED',
+      false,
+      false,
+    );
     expectCode(new UnsupportedException(RocketMqCode.UNSUPPORTED, 'nope'), 'ADP_ERR_REJECTED', false, false);
-    expectCode(new BadRequestException(RocketMqCode.ILLEGAL_TOPIC, 'bad'), 'ADP_ERR_INVALID_DESTINATION', false, false);
+    expectCode(
+      new BadRequestException(RocketMqCode.ILLEGAL_TOPIC, 'bad'),
+      'ADP_ERR_INVALID_DESTINATION',
+      false,
+      false,
+    );
   });
 
   it('timeouts and persistence failures inside the broker are ambiguous', () => {
     expectCode(new ProxyTimeoutException(RocketMqCode.PROXY_TIMEOUT, 't'), 'ADP_ERR_TIMEOUT', true, true);
-    expectCode(new ProxyTimeoutException(RocketMqCode.MASTER_PERSISTENCE_TIMEOUT, 'flush'), 'ADP_ERR_TIMEOUT', true, true);
-    expectCode(new InternalErrorException(RocketMqCode.HA_NOT_AVAILABLE, 'slave'), 'ADP_ERR_TIMEOUT', true, true);
-    expectCode(new InternalErrorException(RocketMqCode.INTERNAL_SERVER_ERROR, 'boom'), 'ADP_ERR_INTERNAL', true, true);
+    expectCode(
+      new ProxyTimeoutException(RocketMqCode.MASTER_PERSISTENCE_TIMEOUT, 'flush'),
+      'ADP_ERR_TIMEOUT',
+      true,
+      true,
+    );
+    expectCode(
+      new InternalErrorException(RocketMqCode.HA_NOT_AVAILABLE, 'slave'),
+      'ADP_ERR_TIMEOUT',
+      true,
+      true,
+    );
+    expectCode(
+      new InternalErrorException(RocketMqCode.INTERNAL_SERVER_ERROR, 'boom'),
+      'ADP_ERR_INTERNAL',
+      true,
+      true,
+    );
   });
 });
 
@@ -90,16 +125,30 @@ describe('classifyRocketMqError: gRPC failures', () => {
   });
 
   it('UNAVAILABLE without a connection: nothing was sent', () => {
-    const error = grpcError(GrpcStatus.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:8081');
+    const error = grpcError(
+      GrpcStatus.UNAVAILABLE,
+      'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:8081',
+    );
     expectCode(error, 'ADP_ERR_UNAVAILABLE', true, false);
     assert.equal(isConnectivityFailure(error), true);
   });
 
   it('UNAVAILABLE mid-call, or after client retries, may have been stored', () => {
-    expectCode(grpcError(GrpcStatus.UNAVAILABLE, 'Connection dropped'), 'ADP_ERR_CONNECTION_LOST', true, true);
-    expectCode(grpcError(GrpcStatus.UNAVAILABLE, 'No connection established'), 'ADP_ERR_CONNECTION_LOST', true, true, {
-      clientMayHaveRetried: true,
-    });
+    expectCode(
+      grpcError(GrpcStatus.UNAVAILABLE, 'Connection dropped'),
+      'ADP_ERR_CONNECTION_LOST',
+      true,
+      true,
+    );
+    expectCode(
+      grpcError(GrpcStatus.UNAVAILABLE, 'No connection established'),
+      'ADP_ERR_CONNECTION_LOST',
+      true,
+      true,
+      {
+        clientMayHaveRetried: true,
+      },
+    );
   });
 
   it('deadline exceeded is an ambiguous timeout; cancelled a lost connection', () => {
@@ -128,9 +177,19 @@ describe("classifyRocketMqError: the client's own checks", () => {
   });
 
   it('body too large, producer not running, no writable queue', () => {
-    expectCode(new TypeError('Message body size exceeds the threshold, max size=4194304 bytes'), 'ADP_ERR_TOO_LARGE', false, false);
+    expectCode(
+      new TypeError('Message body size exceeds the threshold, max size=4194304 bytes'),
+      'ADP_ERR_TOO_LARGE',
+      false,
+      false,
+    );
     expectCode(new Error('Producer is not running now'), 'ADP_ERR_UNAVAILABLE', true, false);
-    expectCode(new Error('No writable message queue found, topicRouteData={}'), 'ADP_ERR_UNAVAILABLE', true, false);
+    expectCode(
+      new Error('No writable message queue found, topicRouteData={}'),
+      'ADP_ERR_UNAVAILABLE',
+      true,
+      false,
+    );
   });
 
   it('unwraps the startup wrapper to the real cause', () => {
@@ -155,6 +214,9 @@ describe('classifyProbeStatus', () => {
   it('any answer means reachable, except refused credentials', () => {
     assert.equal(classifyProbeStatus({ code: RocketMqCode.OK, message: 'OK' }), undefined);
     assert.equal(classifyProbeStatus({ code: 40015, message: 'cannot find client settings' }), undefined);
-    assert.equal(classifyProbeStatus({ code: RocketMqCode.UNAUTHORIZED, message: 'bad signature' })?.code, 'ADP_ERR_AUTH');
+    assert.equal(
+      classifyProbeStatus({ code: RocketMqCode.UNAUTHORIZED, message: 'bad signature' })?.code,
+      'ADP_ERR_AUTH',
+    );
   });
 });

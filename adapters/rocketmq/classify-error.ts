@@ -117,9 +117,17 @@ export function classifyRocketMqError(error: unknown, context: ClassifyContext =
 }
 
 /** The proxy answered with a non-OK status. */
-function classifyStatus(code: number, message: string, cause: unknown, context: ClassifyContext): AdapterError {
+function classifyStatus(
+  code: number,
+  message: string,
+  cause: unknown,
+  context: ClassifyContext,
+): AdapterError {
   const make = (adapterCode: AdapterErrorCode, what: string, options: AdapterErrorOptions = {}) =>
-    new AdapterError(adapterCode, `rocketmq proxy: ${what} (code ${code}): ${message}`, { cause, ...options });
+    new AdapterError(adapterCode, `rocketmq proxy: ${what} (code ${code}): ${message}`, {
+      cause,
+      ...options,
+    });
   switch (code) {
     case RocketMqCode.UNAUTHORIZED:
     case RocketMqCode.FORBIDDEN:
@@ -213,9 +221,13 @@ function classifyClientCheck(error: unknown): AdapterError {
     return new AdapterError('ADP_ERR_UNAVAILABLE', `rocketmq: producer not running: ${message}`, { cause });
   }
   if (/no writable message queue/i.test(message)) {
-    return new AdapterError('ADP_ERR_UNAVAILABLE', `rocketmq: the topic has no writable queue now: ${message}`, {
-      cause,
-    });
+    return new AdapterError(
+      'ADP_ERR_UNAVAILABLE',
+      `rocketmq: the topic has no writable queue now: ${message}`,
+      {
+        cause,
+      },
+    );
   }
   return new AdapterError('ADP_ERR_INTERNAL', `rocketmq client: ${message}`, { cause });
 }
@@ -225,7 +237,10 @@ function classifyClientCheck(error: unknown): AdapterError {
  * synced settings yet gets a bad-request status, which is fine); refused credentials are the one
  * answer that makes the target unusable.
  */
-export function classifyProbeStatus(status: { readonly code: number; readonly message: string }): AdapterError | undefined {
+export function classifyProbeStatus(status: {
+  readonly code: number;
+  readonly message: string;
+}): AdapterError | undefined {
   if (
     status.code === RocketMqCode.UNAUTHORIZED ||
     status.code === RocketMqCode.FORBIDDEN ||

@@ -23,7 +23,10 @@ export const SAFE_TOPIC_NAME = /^[A-Za-z0-9_-]+$/;
 const ENDPOINT = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 const credentialsSchema = z.strictObject({
-  accessKey: z.string().min(1).describe('Access key of a RocketMQ ACL user. Required when credentials are given.'),
+  accessKey: z
+    .string()
+    .min(1)
+    .describe('Access key of a RocketMQ ACL user. Required when credentials are given.'),
   secretKey: z
     .string()
     .min(1)
@@ -138,7 +141,9 @@ export const rocketMqConfigSchema = z
       .int()
       .positive()
       .default(500)
-      .describe('First wait before reconnecting after the proxy was found unreachable; doubles per attempt. Default: 500.'),
+      .describe(
+        'First wait before reconnecting after the proxy was found unreachable; doubles per attempt. Default: 500.',
+      ),
     reconnectMaxDelayMs: z
       .number()
       .int()

@@ -20,7 +20,10 @@ function envelope(overrides: Partial<MessageEnvelope> = {}): MessageEnvelope {
 }
 
 function invalidDestination(fn: () => unknown): void {
-  assert.throws(fn, (error: unknown) => error instanceof AdapterError && error.code === 'ADP_ERR_INVALID_DESTINATION');
+  assert.throws(
+    fn,
+    (error: unknown) => error instanceof AdapterError && error.code === 'ADP_ERR_INVALID_DESTINATION',
+  );
 }
 
 describe('topic name mapping', () => {
@@ -55,7 +58,10 @@ describe('addressFor', () => {
   });
 
   it('with a fixed topic the destination becomes the tag, a fixed tag wins', () => {
-    assert.deepEqual(addressFor('demo.orders', { ...base, topic: 'events' }), { topic: 'events', tag: 'demo.orders' });
+    assert.deepEqual(addressFor('demo.orders', { ...base, topic: 'events' }), {
+      topic: 'events',
+      tag: 'demo.orders',
+    });
     assert.deepEqual(addressFor('demo.orders', { ...base, topic: 'events', tag: 'fixed' }), {
       topic: 'events',
       tag: 'fixed',
@@ -90,7 +96,10 @@ describe('message group and keys', () => {
 
 describe('wire properties', () => {
   it('round-trips through fromRocketMqProperties and fromWireHeaders', () => {
-    const sent = envelope({ key: 'k1', headers: { 'ce-type': 'order.created', traceparent: '00-abc-def-01' } });
+    const sent = envelope({
+      key: 'k1',
+      headers: { 'ce-type': 'order.created', traceparent: '00-abc-def-01' },
+    });
     const properties = toRocketMqProperties(sent);
     assert.equal(properties.get('pubgate-id'), sent.id);
     assert.equal(properties.get('traceparent'), '00-abc-def-01');
@@ -124,7 +133,11 @@ describe('wire properties', () => {
       ['UNIQ_KEY', 'AC11000100002A9F0000000000000000'],
       ['TRACE_CONTEXT', 'x'],
     ]);
-    assert.deepEqual(fromRocketMqProperties(received), { 'pubgate-id': 'id-1', 'content-type': 'text/plain', seq: '3' });
+    assert.deepEqual(fromRocketMqProperties(received), {
+      'pubgate-id': 'id-1',
+      'content-type': 'text/plain',
+      seq: '3',
+    });
   });
 });
 
@@ -163,7 +176,16 @@ describe('config', () => {
       { ...minimal, tag: 'a|b' },
       { ...minimal, credentials: { accessKey: 'ak' } },
     ];
-    for (const config of bad) assert.equal(rocketMqConfigSchema.safeParse(config).success, false, JSON.stringify(config));
-    assert.equal(rocketMqConfigSchema.safeParse({ ...minimal, endpoints: 'h1:8081;h2:8081', fifo: true, unkeyedMessageGroup: 'g' }).success, true);
+    for (const config of bad)
+      assert.equal(rocketMqConfigSchema.safeParse(config).success, false, JSON.stringify(config));
+    assert.equal(
+      rocketMqConfigSchema.safeParse({
+        ...minimal,
+        endpoints: 'h1:8081;h2:8081',
+        fifo: true,
+        unkeyedMessageGroup: 'g',
+      }).success,
+      true,
+    );
   });
 });

@@ -44,7 +44,10 @@ export function toRocketMqTopic(destination: string, mapping: TopicNameMapping):
     throw invalid(destination, 'RocketMQ topic names take only [A-Za-z0-9_-] (topicNameMapping is strict)');
   }
   if (name.length > MAX_TOPIC_LENGTH) {
-    throw invalid(destination, `the topic name is ${name.length} characters; RocketMQ takes at most ${MAX_TOPIC_LENGTH}`);
+    throw invalid(
+      destination,
+      `the topic name is ${name.length} characters; RocketMQ takes at most ${MAX_TOPIC_LENGTH}`,
+    );
   }
   if (isSystemTopic(name)) throw invalid(destination, `${name} is a RocketMQ system topic`);
   return name;
@@ -96,7 +99,8 @@ export function messageGroupFor(envelope: MessageEnvelope, unkeyedGroup: string 
 }
 
 function safeGroup(value: string): string {
-  if (Buffer.byteLength(value, 'utf8') <= MAX_MESSAGE_GROUP_BYTES && !CONTROL_CHARACTER.test(value)) return value;
+  if (Buffer.byteLength(value, 'utf8') <= MAX_MESSAGE_GROUP_BYTES && !CONTROL_CHARACTER.test(value))
+    return value;
   return `pubgate-sha256-${createHash('sha256').update(value, 'utf8').digest('base64url')}`;
 }
 
@@ -107,12 +111,16 @@ function safeGroup(value: string): string {
 export function messageKeysFor(envelope: MessageEnvelope): string[] {
   const keys: string[] = [];
   for (const candidate of [envelope.key, envelope.id]) {
-    if (candidate === undefined || candidate.trim().length === 0 || CONTROL_CHARACTER.test(candidate)) continue;
+    if (candidate === undefined || candidate.trim().length === 0 || CONTROL_CHARACTER.test(candidate))
+      continue;
     if (!keys.includes(candidate)) keys.push(candidate);
   }
   return keys;
 }
 
 function invalid(destination: string, reason: string): AdapterError {
-  return new AdapterError('ADP_ERR_INVALID_DESTINATION', `destination ${JSON.stringify(destination)}: ${reason}`);
+  return new AdapterError(
+    'ADP_ERR_INVALID_DESTINATION',
+    `destination ${JSON.stringify(destination)}: ${reason}`,
+  );
 }

@@ -24,7 +24,12 @@ async function deadPort(): Promise<number> {
 
 function producer(port: number, reported: Array<{ source: string; error: unknown }>): GuardedProducer {
   return new GuardedProducer(
-    { endpoints: `127.0.0.1:${port}`, namespace: '', requestTimeout: 1_000, logger: clientLogger(silentLogger, () => false) },
+    {
+      endpoints: `127.0.0.1:${port}`,
+      namespace: '',
+      requestTimeout: 1_000,
+      logger: clientLogger(silentLogger, () => false),
+    },
     (source, error) => reported.push({ source, error }),
   );
 }

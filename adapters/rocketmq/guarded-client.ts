@@ -149,7 +149,11 @@ class ClientGuard {
 }
 
 /** Resolves when `promise` settles or after `ms`, whichever is first; never rejects. */
-async function settleWithin(promise: Promise<unknown>, ms: number, onError: (error: unknown) => void): Promise<void> {
+async function settleWithin(
+  promise: Promise<unknown>,
+  ms: number,
+  onError: (error: unknown) => void,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -201,7 +205,9 @@ export class GuardedProducer extends Producer implements RocketMqProducerClient 
     this.#guard.run('verify message command', () => super.onVerifyMessageCommand(...args));
   }
 
-  override onPrintThreadStackTraceCommand(...args: Parameters<Producer['onPrintThreadStackTraceCommand']>): void {
+  override onPrintThreadStackTraceCommand(
+    ...args: Parameters<Producer['onPrintThreadStackTraceCommand']>
+  ): void {
     this.#guard.run('print thread stack command', () => super.onPrintThreadStackTraceCommand(...args));
   }
 
@@ -229,7 +235,11 @@ export class GuardedProducer extends Producer implements RocketMqProducerClient 
   }
 
   async probe(timeoutMs: number): Promise<{ code: number; message: string }> {
-    const response = await this.rpcClientManager.heartbeat(this.endpoints, this.wrapHeartbeatRequest(), timeoutMs);
+    const response = await this.rpcClientManager.heartbeat(
+      this.endpoints,
+      this.wrapHeartbeatRequest(),
+      timeoutMs,
+    );
     const status = response.getStatus()?.toObject();
     return { code: status?.code ?? 0, message: status?.message ?? '' };
   }
@@ -276,7 +286,9 @@ export class GuardedSimpleConsumer extends SimpleConsumer {
     this.#guard.run('print thread stack command', () => super.onPrintThreadStackTraceCommand(...args));
   }
 
-  override onReconnectEndpointsCommand(...args: Parameters<SimpleConsumer['onReconnectEndpointsCommand']>): void {
+  override onReconnectEndpointsCommand(
+    ...args: Parameters<SimpleConsumer['onReconnectEndpointsCommand']>
+  ): void {
     this.#guard.run('reconnect endpoints command', () => super.onReconnectEndpointsCommand(...args));
   }
 
@@ -312,6 +324,9 @@ async function disposeClient(
 }
 
 /** Builds the producer the adapter uses. */
-export function createGuardedProducer(options: ProducerOptions, report: ClientErrorSink): RocketMqProducerClient {
+export function createGuardedProducer(
+  options: ProducerOptions,
+  report: ClientErrorSink,
+): RocketMqProducerClient {
   return new GuardedProducer(options, report);
 }

@@ -17,7 +17,8 @@ const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
 function grpcError(code: number, details: string): Error {
   return Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
 }
-const refused = () => grpcError(14, 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:8081');
+const refused = () =>
+  grpcError(14, 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:8081');
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -42,7 +43,10 @@ class FakeClient implements RocketMqProducerClient {
   sendImpl: (message: MessageOptions) => Promise<{ messageId: string }> = async () => ({
     messageId: `BROKER-${this.sent.length}`,
   });
-  probeImpl: () => Promise<{ code: number; message: string }> = async () => ({ code: 40015, message: 'no settings' });
+  probeImpl: () => Promise<{ code: number; message: string }> = async () => ({
+    code: 40015,
+    message: 'no settings',
+  });
 
   constructor(readonly options: ProducerOptions) {}
   async startup() {
@@ -68,7 +72,8 @@ interface LogLine {
 }
 
 function recordingLogger(lines: LogLine[]): Logger {
-  const make = (level: string) => (fields: object, message?: string) => void lines.push({ level, message, fields });
+  const make = (level: string) => (fields: object, message?: string) =>
+    void lines.push({ level, message, fields });
   const logger: Logger = {
     debug: make('debug'),
     info: make('info'),
@@ -79,7 +84,10 @@ function recordingLogger(lines: LogLine[]): Logger {
   return logger;
 }
 
-function setup(overrides: Record<string, unknown> = {}, prepare?: (client: FakeClient, index: number) => void) {
+function setup(
+  overrides: Record<string, unknown> = {},
+  prepare?: (client: FakeClient, index: number) => void,
+) {
   const config = rocketMqConfigSchema.parse({
     kind: 'rocketmq',
     endpoints: '127.0.0.1:8081',
@@ -89,15 +97,20 @@ function setup(overrides: Record<string, unknown> = {}, prepare?: (client: FakeC
   });
   const clients: FakeClient[] = [];
   const lines: LogLine[] = [];
-  const adapter = createRocketMqAdapter('rocket-main', config, { logger: recordingLogger(lines) }, {
-    createClient: (options) => {
-      const client = new FakeClient(options);
-      prepare?.(client, clients.length);
-      clients.push(client);
-      return client;
+  const adapter = createRocketMqAdapter(
+    'rocket-main',
+    config,
+    { logger: recordingLogger(lines) },
+    {
+      createClient: (options) => {
+        const client = new FakeClient(options);
+        prepare?.(client, clients.length);
+        clients.push(client);
+        return client;
+      },
+      random: () => 0.5,
     },
-    random: () => 0.5,
-  });
+  );
   return { adapter, clients, lines, config };
 }
 
@@ -116,7 +129,10 @@ function envelope(overrides: Partial<MessageEnvelope> = {}): MessageEnvelope {
 }
 
 function ok(result: PublishResult | undefined) {
-  assert.ok(result?.ok, result && !result.ok ? `${result.error.code}: ${result.error.message}` : 'missing result');
+  assert.ok(
+    result?.ok,
+    result && !result.ok ? `${result.error.code}: ${result.error.message}` : 'missing result',
+  );
   return result.receipt;
 }
 function failed(result: PublishResult | undefined) {
@@ -151,7 +167,9 @@ describe('rocketmq adapter (fake client)', () => {
 
   it('refuses to publish before connect() and after close()', async () => {
     const { adapter } = setup();
-    await assert.rejects(adapter.publish([envelope()], { signal: signal() }), { code: 'ADP_ERR_UNAVAILABLE' });
+    await assert.rejects(adapter.publish([envelope()], { signal: signal() }), {
+      code: 'ADP_ERR_UNAVAILABLE',
+    });
     await adapter.connect(signal());
     await adapter.close();
     await assert.rejects(adapter.publish([envelope()], { signal: signal() }), { code: 'ADP_ERR_CLOSED' });
@@ -193,7 +211,9 @@ describe('rocketmq adapter (fake client)', () => {
       };
     });
     await adapter.connect(signal());
-    const publishing = adapter.publish([envelope(), envelope(), envelope(), envelope()], { signal: signal() });
+    const publishing = adapter.publish([envelope(), envelope(), envelope(), envelope()], {
+      signal: signal(),
+    });
     await until(() => clients[0]!.sent.length === 4, 'four sends in flight');
     gates.forEach((gate, i) => gate.resolve({ messageId: `m${i}` }));
     const results = await publishing;
@@ -208,7 +228,11 @@ describe('rocketmq adapter (fake client)', () => {
     const { adapter, clients } = setup({ maxMessageBytes: 1024, topicNameMapping: 'strict' });
     await adapter.connect(signal());
     const results = await adapter.publish(
-      [envelope({ payload: new Uint8Array(2048) }), envelope({ destination: 'demo.orders' }), envelope({ destination: 'ok_topic' })],
+      [
+        envelope({ payload: new Uint8Array(2048) }),
+        envelope({ destination: 'demo.orders' }),
+        envelope({ destination: 'ok_topic' }),
+      ],
       { signal: signal() },
     );
     assert.equal(failed(results[0]).code, 'ADP_ERR_TOO_LARGE');
@@ -283,20 +307,35 @@ describe('rocketmq adapter (fake client)', () => {
     const error = failed((await adapter.publish([envelope()], { signal: signal() }))[0]);
     assert.equal(error.code, 'ADP_ERR_UNAVAILABLE');
     assert.equal(error.ambiguous, false);
-    await until(() => lines.some((l) => l.level === 'warn' && /connection lost/.test(l.message ?? '')), 'lost');
+    await until(
+      () => lines.some((l) => l.level === 'warn' && /connection lost/.test(l.message ?? '')),
+      'lost',
+    );
     assert.equal(clients[0]!.disposed, true, 'the client of the lost connection is released');
 
     const sentBefore = clients.reduce((n, c) => n + c.sent.length, 0);
-    await assert.rejects(adapter.publish([envelope()], { signal: signal() }), { code: 'ADP_ERR_UNAVAILABLE' });
-    assert.equal(clients.reduce((n, c) => n + c.sent.length, 0), sentBefore, 'fail fast: nothing sent while down');
+    await assert.rejects(adapter.publish([envelope()], { signal: signal() }), {
+      code: 'ADP_ERR_UNAVAILABLE',
+    });
+    assert.equal(
+      clients.reduce((n, c) => n + c.sent.length, 0),
+      sentBefore,
+      'fail fast: nothing sent while down',
+    );
     assert.equal((await adapter.health()).ok, false);
-    await until(() => lines.filter((l) => /reconnecting/.test(l.message ?? '')).length >= 2, 'reconnect attempts');
+    await until(
+      () => lines.filter((l) => /reconnecting/.test(l.message ?? '')).length >= 2,
+      'reconnect attempts',
+    );
 
     proxyUp = true;
     await until(() => lines.some((l) => /recovered/.test(l.message ?? '')), 'recovered');
     ok((await adapter.publish([envelope()], { signal: signal() }))[0]);
     assert.ok(clients.length >= 3, 'each reconnect attempt uses a fresh client');
-    assert.ok(clients.slice(0, -1).every((c) => c.disposed), 'failed attempts are released');
+    assert.ok(
+      clients.slice(0, -1).every((c) => c.disposed),
+      'failed attempts are released',
+    );
     const reconnecting = lines.find((l) => /reconnecting/.test(l.message ?? ''));
     assert.ok(reconnecting && 'attempt' in reconnecting.fields && 'backoffMs' in reconnecting.fields);
     await adapter.close();
@@ -314,12 +353,18 @@ describe('rocketmq adapter (fake client)', () => {
     await adapter.connect(signal());
     proxyUp = false;
     // What the client logs (and swallows) when its 10 s heartbeat fails.
-    clients[0]!.options.logger!.warn('Heartbeat failed for endpoints=%s, error=%s', '127.0.0.1:8081', refused());
+    clients[0]!.options.logger!.warn(
+      'Heartbeat failed for endpoints=%s, error=%s',
+      '127.0.0.1:8081',
+      refused(),
+    );
     await until(() => lines.some((l) => /connection lost/.test(l.message ?? '')), 'lost');
     const warning = lines.find((l) => l.level === 'warn' && /Heartbeat failed/.test(l.message ?? ''));
     assert.ok(warning, 'the client warning is logged');
     assert.doesNotMatch(warning.message ?? '', /\n\s+at /, 'errors are logged as one line, without a stack');
-    await assert.rejects(adapter.publish([envelope()], { signal: signal() }), { code: 'ADP_ERR_UNAVAILABLE' });
+    await assert.rejects(adapter.publish([envelope()], { signal: signal() }), {
+      code: 'ADP_ERR_UNAVAILABLE',
+    });
     await adapter.close();
   });
 
@@ -380,8 +425,13 @@ describe('rocketmq adapter (fake client)', () => {
     assert.equal(maxPerGroup, 1, 'two messages of one key were in flight together');
     assert.ok(maxTotal > 1, 'different keys were not sent in parallel');
     for (const key of ['a', 'b', 'c']) {
-      const order = clients[0]!.sent.filter((m) => m.messageGroup === key).map((m) => m.properties!.get('seq'));
-      assert.deepEqual(order, [0, 1, 2, 3, 4, 5].map((n) => `${key}${n}`));
+      const order = clients[0]!.sent
+        .filter((m) => m.messageGroup === key)
+        .map((m) => m.properties!.get('seq'));
+      assert.deepEqual(
+        order,
+        [0, 1, 2, 3, 4, 5].map((n) => `${key}${n}`),
+      );
     }
     const unkeyed = envelope();
     await adapter.publish([unkeyed], { signal: signal() });

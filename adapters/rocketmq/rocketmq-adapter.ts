@@ -27,7 +27,12 @@ import {
   type PublishResult,
 } from '../core/index.js';
 import type { MessageOptions, ProducerOptions } from 'rocketmq-client-nodejs';
-import { classifyProbeStatus, classifyRocketMqError, isConnectivityFailure, type ClassifyContext } from './classify-error.js';
+import {
+  classifyProbeStatus,
+  classifyRocketMqError,
+  isConnectivityFailure,
+  type ClassifyContext,
+} from './classify-error.js';
 import { MAX_TOPIC_LENGTH, type RocketMqConfig } from './config.js';
 import { addressFor, messageGroupFor, messageKeysFor } from './destination.js';
 import {
@@ -47,7 +52,10 @@ export const ROCKETMQ_KIND = 'rocketmq';
 const ROUTE_GRACE_MS = 30_000;
 
 /** Seam for unit tests: how the adapter builds its producer client. */
-export type RocketMqClientFactory = (options: ProducerOptions, report: ClientErrorSink) => RocketMqProducerClient;
+export type RocketMqClientFactory = (
+  options: ProducerOptions,
+  report: ClientErrorSink,
+) => RocketMqProducerClient;
 
 export interface RocketMqAdapterInternals {
   readonly createClient?: RocketMqClientFactory;
@@ -146,7 +154,9 @@ export function createRocketMqAdapter(
             sessionCredentials: {
               accessKey: config.credentials.accessKey,
               accessSecret: config.credentials.secretKey,
-              ...(config.credentials.securityToken ? { securityToken: config.credentials.securityToken } : {}),
+              ...(config.credentials.securityToken
+                ? { securityToken: config.credentials.securityToken }
+                : {}),
             },
           }
         : {}),
@@ -227,7 +237,10 @@ export function createRocketMqAdapter(
 
   function scheduleReconnect(): void {
     if (state === 'closed' || state === 'up' || reconnectTimer !== undefined) return;
-    const base = Math.min(config.reconnectMaxDelayMs, config.reconnectInitialDelayMs * 2 ** reconnectAttempts);
+    const base = Math.min(
+      config.reconnectMaxDelayMs,
+      config.reconnectInitialDelayMs * 2 ** reconnectAttempts,
+    );
     const delay = Math.round(base * (0.8 + 0.4 * random()));
     reconnectAttempts += 1;
     log.info(
@@ -242,7 +255,8 @@ export function createRocketMqAdapter(
         if (state === 'closed') return;
         const fields = { endpoints, attempt: reconnectAttempts, err: failure };
         if (failure.retriable) log.info(fields, 'rocketmq reconnect attempt failed');
-        else log.error(fields, 'rocketmq reconnect attempt failed; check the configuration (will keep trying)');
+        else
+          log.error(fields, 'rocketmq reconnect attempt failed; check the configuration (will keep trying)');
         scheduleReconnect();
       });
     }, delay);
@@ -314,12 +328,16 @@ export function createRocketMqAdapter(
     message: MessageOptions,
     signal: AbortSignal,
   ): Promise<SendOutcome> {
-    if (signal.aborted) return { result: { ok: false, error: notSentAborted(signal) }, settled: Promise.resolve() };
+    if (signal.aborted)
+      return { result: { ok: false, error: notSentAborted(signal) }, settled: Promise.resolve() };
     let raw: Promise<{ readonly messageId: string }>;
     try {
       raw = handle.client.send(message);
     } catch (error) {
-      return { result: { ok: false, error: classifyRocketMqError(error, classifyContext()) }, settled: Promise.resolve() };
+      return {
+        result: { ok: false, error: classifyRocketMqError(error, classifyContext()) },
+        settled: Promise.resolve(),
+      };
     }
     const settled = settledOrAfter(raw, rawCallBoundMs);
     handle.sends.add(settled);
@@ -354,7 +372,10 @@ export function createRocketMqAdapter(
       };
     } catch (error) {
       const failure = classifyRocketMqError(error, classifyContext());
-      if (isConnectivityFailure(error) || (error instanceof AdapterError && error.code === 'ADP_ERR_TIMEOUT')) {
+      if (
+        isConnectivityFailure(error) ||
+        (error instanceof AdapterError && error.code === 'ADP_ERR_TIMEOUT')
+      ) {
         checkConnection(handle);
       }
       return { result: { ok: false, error: failure }, settled };
@@ -395,10 +416,12 @@ export function createRocketMqAdapter(
     })();
     // The group's next message waits for the broker's answer to this one, not just for our timeout:
     // a message still in flight must not be overtaken.
-    const tail = run.then(({ lastSettled }) => lastSettled).then(
-      () => previous,
-      () => previous,
-    );
+    const tail = run
+      .then(({ lastSettled }) => lastSettled)
+      .then(
+        () => previous,
+        () => previous,
+      );
     groupTails.set(group, tail);
     void tail.then(() => {
       if (groupTails.get(group) === tail) groupTails.delete(group);
@@ -412,7 +435,10 @@ export function createRocketMqAdapter(
     signal: AbortSignal,
   ): Promise<PublishResult[]> {
     const results: PublishResult[] = new Array<PublishResult>(batch.length);
-    const groups = new Map<string, Array<{ index: number; envelope: MessageEnvelope; message: MessageOptions }>>();
+    const groups = new Map<
+      string,
+      Array<{ index: number; envelope: MessageEnvelope; message: MessageOptions }>
+    >();
     const sends: Promise<void>[] = [];
     batch.forEach((envelope, index) => {
       const prepared = prepare(envelope);
@@ -420,7 +446,9 @@ export function createRocketMqAdapter(
         results[index] = { ok: false, error: prepared.error };
       } else if (prepared.group === undefined) {
         // NORMAL messages: all in flight at once over the one HTTP/2 connection.
-        sends.push(sendOne(handle, envelope, prepared.message, signal).then((o) => void (results[index] = o.result)));
+        sends.push(
+          sendOne(handle, envelope, prepared.message, signal).then((o) => void (results[index] = o.result)),
+        );
       } else {
         const items = groups.get(prepared.group) ?? [];
         items.push({ index, envelope, message: prepared.message });

@@ -109,7 +109,11 @@ export function createKafkaTestAdapter(
 }
 
 /** Creates a topic with TEST_TOPIC_PARTITIONS partitions and waits until every partition has a leader. */
-export async function createTestTopic(admin: Admin, topic: string, partitions = TEST_TOPIC_PARTITIONS): Promise<void> {
+export async function createTestTopic(
+  admin: Admin,
+  topic: string,
+  partitions = TEST_TOPIC_PARTITIONS,
+): Promise<void> {
   await admin.createTopics({
     topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
     waitForLeaders: true,
@@ -136,7 +140,8 @@ export async function createKafkaTestConsumer(options: {
 }): Promise<KafkaTestConsumer> {
   const brokers = [...(options.brokers ?? KAFKA_TEST_BROKERS)];
   // kafkajs's consumer can reopen a connection for a heartbeat that races its disconnect(), which
-  // then keeps the test process alive for minutes; its sockets are tracked and destroyed on close.
+  // then keeps the test process alive until the broker drops the idle connection (10 minutes); its
+  // sockets are tracked and closed on close (see endSockets).
   const sockets = new Set<net.Socket>();
   const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
     const socket = net.connect({ host, port }, onConnect);
@@ -206,14 +211,19 @@ export async function createKafkaTestConsumer(options: {
       hasJoined,
       new Promise<never>((_, reject) => {
         joinTimer = setTimeout(
-          () => reject(new Error(`test consumer of ${options.topic} did not join its group within ${JOIN_TIMEOUT_MS} ms`)),
+          () =>
+            reject(
+              new Error(
+                `test consumer of ${options.topic} did not join its group within ${JOIN_TIMEOUT_MS} ms`,
+              ),
+            ),
           JOIN_TIMEOUT_MS,
         );
       }),
     ]);
   } catch (error) {
     await consumer.disconnect().catch(() => {});
-    for (const socket of sockets) socket.destroy();
+    await endSockets(sockets);
     throw error;
   } finally {
     clearTimeout(joinTimer);
@@ -237,7 +247,11 @@ export async function createKafkaTestConsumer(options: {
         };
         const timer = setTimeout(() => {
           notify = undefined;
-          reject(new Error(`received ${received.length} of ${count} messages from ${options.topic} within ${timeoutMs} ms`));
+          reject(
+            new Error(
+              `received ${received.length} of ${count} messages from ${options.topic} within ${timeoutMs} ms`,
+            ),
+          );
         }, timeoutMs);
         if (!check()) notify = () => void check();
       });
@@ -245,10 +259,39 @@ export async function createKafkaTestConsumer(options: {
     async close() {
       if (closed) return;
       closed = true;
-      await consumer.disconnect().catch(() => {});
-      for (const socket of sockets) socket.destroy();
+      // Bounded: a kafkajs consumer caught mid-rebalance can take its whole session timeout to leave.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        consumer.disconnect().catch(() => {}),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, 15_000))),
+      ]);
+      clearTimeout(timer);
+      await endSockets(sockets);
     },
   };
+}
+
+/**
+ * Half-closes sockets kafkajs left open. Not destroy(): kafkajs learns of a closed connection only
+ * from the socket's 'end' event, which the broker's answering FIN triggers; a destroyed socket
+ * leaves kafkajs believing it is connected, with its request-timeout timers running forever.
+ */
+async function endSockets(sockets: Set<net.Socket>): Promise<void> {
+  const open = [...sockets].filter((socket) => !socket.destroyed);
+  await Promise.all(
+    open.map(
+      (socket) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 2000);
+          socket.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          socket.end();
+          socket.unref();
+        }),
+    ),
+  );
 }
 
 function stringHeaders(headers: IHeaders | undefined): Record<string, string> {

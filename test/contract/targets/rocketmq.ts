@@ -9,7 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createRocketTopic, ensureBrokers, restartBroker } from '../../../deploy/local/brokers.js';
-import { fromWireHeaders, silentLogger, type BrokerAdapter, type Logger } from '../../../adapters/core/index.js';
+import {
+  fromWireHeaders,
+  silentLogger,
+  type BrokerAdapter,
+  type Logger,
+} from '../../../adapters/core/index.js';
 import { rocketMqConfigSchema, type RocketMqConfig } from '../../../adapters/rocketmq/config.js';
 import { addressFor } from '../../../adapters/rocketmq/destination.js';
 import { GuardedSimpleConsumer, clientLogger } from '../../../adapters/rocketmq/guarded-client.js';
@@ -83,7 +88,12 @@ export function createRocketMqTarget(options: RocketMqTargetOptions = {}): Contr
 
     async createConsumer(_adapter: BrokerAdapter, destination: string): Promise<TestConsumer> {
       counter += 1;
-      const consumer = await startConsumer(destination, `contract_${runId}_${mode}_${counter}`, config, logger);
+      const consumer = await startConsumer(
+        destination,
+        `contract_${runId}_${mode}_${counter}`,
+        config,
+        logger,
+      );
       consumers.add(consumer);
       return {
         receive: (count, timeoutMs) => consumer.receive(count, timeoutMs),
@@ -180,7 +190,9 @@ async function startConsumer(
       while (received.length < count) {
         const left = deadline - Date.now();
         if (left <= 0) {
-          throw new Error(`received ${received.length} of ${count} messages from ${topic} within ${timeoutMs} ms`);
+          throw new Error(
+            `received ${received.length} of ${count} messages from ${topic} within ${timeoutMs} ms`,
+          );
         }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(left, 250));
