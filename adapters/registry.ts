@@ -3,13 +3,18 @@
  * here; the gateway's config schema and factory read this list and need no change.
  */
 import type { z } from 'zod';
-import type { AdapterDeps, BrokerAdapter } from './core/index.js';
+import type { AdapterDeps, BrokerAdapter, DestinationReader, ReaderOptions } from './core/index.js';
 import { embeddedAdapterKind } from './embedded/index.js';
 import { kafkaAdapterKind } from './kafka/index.js';
 import { rabbitmqAdapterKind } from './rabbitmq/index.js';
 import { rocketmqAdapterKind } from './rocketmq/index.js';
 
-export const ADAPTER_KINDS = [embeddedAdapterKind, kafkaAdapterKind, rabbitmqAdapterKind, rocketmqAdapterKind] as const;
+export const ADAPTER_KINDS = [
+  embeddedAdapterKind,
+  kafkaAdapterKind,
+  rabbitmqAdapterKind,
+  rocketmqAdapterKind,
+] as const;
 
 /** The config of any registered broker kind: a union discriminated by `kind`. */
 export type BrokerConfig = z.output<(typeof ADAPTER_KINDS)[number]['configSchema']>;
@@ -21,4 +26,33 @@ export function createAdapter(target: string, config: BrokerConfig, deps: Adapte
   // The kind was found by the config's own discriminator, so the config is that kind's config.
   const create = kind.create as (target: string, config: BrokerConfig, deps: AdapterDeps) => BrokerAdapter;
   return create(target, config, deps);
+}
+
+/** Whether the broker kind of this config offers a reader (see adapters/core/reader.ts). */
+export function hasReader(config: BrokerConfig): boolean {
+  return ADAPTER_KINDS.some((k) => k.kind === config.kind && 'createReader' in k);
+}
+
+/**
+ * A real consumer of one destination of a configured broker target, from its start. Rejects when
+ * the kind offers no reader.
+ */
+export function createReader(
+  target: string,
+  config: BrokerConfig,
+  options: ReaderOptions,
+  deps: AdapterDeps,
+): Promise<DestinationReader> {
+  const kind = ADAPTER_KINDS.find((k) => k.kind === config.kind);
+  if (!kind) throw new Error(`broker target ${target}: unknown kind "${config.kind}"`);
+  if (!('createReader' in kind) || kind.createReader === undefined) {
+    return Promise.reject(new Error(`broker target ${target}: kind "${config.kind}" offers no reader`));
+  }
+  // As in createAdapter: the kind was found by the config's own discriminator.
+  const create = kind.createReader as (
+    config: BrokerConfig,
+    options: ReaderOptions,
+    deps: AdapterDeps,
+  ) => Promise<DestinationReader>;
+  return create(config, options, deps);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Process entry point: load config (fail loudly), build the gateway, handle signals.
+ * Process entry point: load config (fail loudly), build the gateway, handle signals
+ * (SIGTERM/SIGINT drain and exit; SIGHUP reloads the config).
  *   node dist/gateway/main.js [--config <path>]      (or PUBGATE_CONFIG=<path>)
  */
 import { ConfigError, loadConfig } from './config/load.js';
@@ -21,7 +22,12 @@ async function main(): Promise<void> {
   const logger = createLogger(loaded.config.log.level);
   for (const warning of loaded.warnings) logger.warn({}, warning);
 
-  const gateway = createGateway(loaded, { logger });
+  const gateway = createGateway(loaded, {
+    logger,
+    setLogLevel: (level) => {
+      logger.level = level;
+    },
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -40,6 +46,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP: reload the config (the gateway logs the outcome; a refused config changes nothing).
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'signal received: reloading the configuration');
+    gateway.reload('signal').catch((error: unknown) => logger.error({ err: error }, 'config reload failed'));
+  });
   process.on('unhandledRejection', (reason) => {
     // A bug, not input: log it loudly but keep serving; every request path has its own handler.
     logger.error({ err: reason }, 'unhandled promise rejection');

@@ -4,6 +4,7 @@
  */
 import {
   toAdapterError,
+  withDeadline,
   type AdapterDeps,
   type BrokerAdapter,
   type HealthReport,
@@ -16,6 +17,12 @@ import type { GatewayMetrics } from './observability/metrics.js';
 export interface Targets {
   get(name: string): BrokerAdapter;
   names(): string[];
+  /**
+   * Whether the target has connected since start. A target that never did is "unhealthy": routes
+   * degrade at once instead of waiting out its publish attempts. A connection lost later is the
+   * adapter's to recover; its failing publishes open the target's circuit breaker.
+   */
+  connected(name: string): boolean;
   /** Connects every target; a target that fails keeps retrying in the background with backoff. */
   connectAll(): Promise<void>;
   /** Health of every target, each bounded by `timeoutMs`. */
@@ -29,8 +36,10 @@ export function createTargets(
 ): Targets {
   const adapters = new Map<string, BrokerAdapter>();
   for (const [name, config] of Object.entries(brokers)) {
-    adapters.set(name, createAdapter(name, config, { ...deps, logger: deps.logger.child({ target: name }) }));
+    // Each adapter binds `adapter` (its kind) and `target` to its own log lines.
+    adapters.set(name, createAdapter(name, config, deps));
   }
+  const connected = new Set<string>();
   const closing = new AbortController();
   const retryTimers = new Set<NodeJS.Timeout>();
   let closed: Promise<void> | undefined;
@@ -39,6 +48,7 @@ export function createTargets(
     const timeout = AbortSignal.timeout(deps.connectTimeoutMs ?? 10_000);
     try {
       await adapter.connect(AbortSignal.any([timeout, closing.signal]));
+      connected.add(name);
       deps.logger.info({ target: name, kind: adapter.kind, attempt }, 'broker target connected');
       deps.metrics.targetUp.set({ target: name, kind: adapter.kind }, 1);
     } catch (error) {
@@ -65,6 +75,7 @@ export function createTargets(
       return adapter;
     },
     names: () => [...adapters.keys()],
+    connected: (name) => connected.has(name),
     async connectAll() {
       await Promise.all([...adapters].map(([name, adapter]) => connectWithRetry(name, adapter, 1)));
     },
@@ -73,7 +84,11 @@ export function createTargets(
         [...adapters].map(async ([name, adapter]) => {
           let report: HealthReport;
           try {
-            report = await withTimeout(adapter.health(), timeoutMs);
+            report = await withDeadline(
+              adapter.health(),
+              timeoutMs,
+              () => new Error(`no answer within ${timeoutMs} ms`),
+            );
           } catch (error) {
             report = { ok: false, detail: error instanceof Error ? error.message : String(error) };
           }
@@ -101,21 +116,4 @@ export function createTargets(
       return closed;
     },
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    timer.unref();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }

@@ -1,7 +1,9 @@
 /**
- * The v1 HTTP API as an OpenAPI 3.1 document, served at GET /openapi.json. Hand-written on
- * purpose: it is the contract. test/http/openapi-contract.test.ts checks that every error code in
- * the gateway's registry is listed here and that live answers match these schemas.
+ * The v1 HTTP API as an OpenAPI 3.1 document: the base of what GET /openapi.json serves
+ * (configured-document.ts adds this gateway's routes, limits, listener and version). Hand-written
+ * on purpose: it is the contract. test/http/system.test.ts checks that every error code in the
+ * gateway's registry is listed here; test/support/openapi.ts checks live answers against these
+ * schemas.
  */
 import type { OpenAPIV3_1 } from 'openapi-types';
 
@@ -19,20 +21,30 @@ export const DOCUMENTED_ERROR_CODES: Readonly<Record<string, readonly string[]>>
     'GW_ERR_INVALID_MESSAGE_KEY',
     'GW_ERR_INVALID_BATCH',
     'GW_ERR_INVALID_QUERY',
+    'GW_ERR_IDEMPOTENCY_KEY_INVALID',
   ],
   '401': ['GW_ERR_UNAUTHENTICATED'],
   '403': ['GW_ERR_FORBIDDEN_TOPIC', 'GW_ERR_RESERVED_TOPIC', 'GW_ERR_TENANT_HEADER'],
   '404': ['GW_ERR_NOT_FOUND', 'GW_ERR_NO_ROUTE'],
   '405': ['GW_ERR_METHOD_NOT_ALLOWED', 'GW_ERR_TOPIC_NOT_READABLE'],
+  '409': ['GW_ERR_IDEMPOTENCY_IN_FLIGHT'],
   '413': ['GW_ERR_BODY_TOO_LARGE', 'GW_ERR_MESSAGE_TOO_LARGE'],
   '415': ['GW_ERR_UNSUPPORTED_MEDIA_TYPE'],
+  '422': ['GW_ERR_IDEMPOTENCY_MISMATCH'],
+  '429': ['GW_ERR_QUOTA_EXCEEDED', 'GW_ERR_TENANT_BUSY', 'GW_ERR_TOO_MANY_AUTH_FAILURES'],
   '500': ['GW_ERR_INTERNAL'],
   '503': [
     'GW_ERR_BROKER_UNAVAILABLE',
     'GW_ERR_BROKER_TIMEOUT',
     'GW_ERR_BROKER_REJECTED',
+    'GW_ERR_BREAKER_OPEN',
     'GW_ERR_UNROUTABLE',
     'GW_ERR_SHUTTING_DOWN',
+    'GW_ERR_OVERLOADED',
+    'GW_ERR_AUTH_UNAVAILABLE',
+    'GW_ERR_OUTBOX_FULL',
+    'GW_ERR_OUTBOX_UNAVAILABLE',
+    'GW_ERR_STORE_UNAVAILABLE',
   ],
 };
 
@@ -43,11 +55,31 @@ const STATUS_DESCRIPTIONS: Record<string, string> = {
     'The topic is not granted to the tenant, is broker-internal, or the request tried to choose its tenant.',
   '404': 'No route matches the topic, or no such resource.',
   '405': 'Method not allowed here. Carries Allow.',
+  '409': 'A request with the same Idempotency-Key is still being processed; retry when it has finished.',
+  '422': 'The Idempotency-Key was already used with a different request (topic, body or message headers).',
   '413': "The body is over the route's limit, or a message is over the broker's maximum size.",
   '415': 'The Content-Type is missing or not accepted by the route.',
+  '429':
+    'Over a limit: the tenant quota (requests, messages or bytes per window), its concurrency, or too many failed authentications from this client. Carries RateLimit-Policy (e.g. `"requests";q=10;w=1`), RateLimit (e.g. `"requests";r=0;t=1`) and Retry-After, where t equals Retry-After (seconds).',
   '500': 'Internal error; logged with the request id.',
   '503':
-    'Not accepted: the broker is unavailable, did not confirm in time, refused the message, or the gateway is shutting down. Nothing is kept; retry after Retry-After with the same Message-Id.',
+    "Not accepted: the broker is unavailable, its circuit breaker is open (GW_ERR_BREAKER_OPEN: the broker was not called; Retry-After is the time until the breaker lets a probe through), did not confirm in time, refused the message, the outbox is full or cannot be written, a store (idempotency) is down, the gateway is shutting down or overloaded (lower-priority tenants are shed first), or a JWT issuer's signing keys cannot be fetched. Nothing is kept; retry after Retry-After with the same Message-Id and Idempotency-Key.",
+};
+
+const stringHeader = (description: string): OpenAPIV3_1.HeaderObject => ({
+  description,
+  schema: { type: 'string' },
+});
+
+/** Headers some error answers always carry. */
+const RESPONSE_HEADERS: Record<string, Record<string, OpenAPIV3_1.HeaderObject>> = {
+  '401': { 'WWW-Authenticate': stringHeader('Bearer challenge (RFC 6750).') },
+  '429': {
+    'RateLimit-Policy': stringHeader('The limit that was hit: `"<name>";q=<units>;w=<seconds>`.'),
+    RateLimit: stringHeader('`"<name>";r=<remaining>;t=<seconds until reset>`; t equals Retry-After.'),
+    'Retry-After': stringHeader('Seconds to wait before retrying.'),
+  },
+  '503': { 'Retry-After': stringHeader('Seconds to wait before retrying.') },
 };
 
 const ALL_CODES = Object.values(DOCUMENTED_ERROR_CODES).flat();
@@ -108,6 +140,95 @@ const confirmed: Schema = {
   additionalProperties: false,
 };
 
+const pending: Schema = {
+  type: 'object',
+  required: ['id', 'topic', 'status', 'statusUrl'],
+  properties: {
+    id: { type: 'string' },
+    topic: { type: 'string' },
+    status: {
+      enum: ['queued', 'accepted'],
+      description:
+        "`queued`: fsync'd in the outbox; the relay will publish it. `accepted`: fire-and-forget, not durable — it may be lost.",
+    },
+    statusUrl: { type: 'string', description: 'GET it for the delivery status.' },
+  },
+  additionalProperties: false,
+};
+
+const messageStatus: Schema = {
+  type: 'object',
+  required: ['id', 'topic', 'status', 'attempts', 'createdAt', 'updatedAt'],
+  properties: {
+    id: { type: 'string' },
+    topic: { type: 'string' },
+    status: { enum: ['queued', 'confirmed', 'failed', 'dead'] },
+    attempts: { type: 'integer', minimum: 0 },
+    receipt: { $ref: '#/components/schemas/Receipt' },
+    lastError: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+  additionalProperties: false,
+};
+
+const breaker: Schema = {
+  type: 'object',
+  description: "One broker target's circuit breaker.",
+  required: ['enabled', 'state', 'window'],
+  properties: {
+    enabled: { type: 'boolean', description: 'false: the target has no breaker (always closed).' },
+    state: {
+      type: 'string',
+      enum: ['closed', 'half-open', 'open'],
+      description:
+        'closed: calls go through; open: refused without calling the broker (routes degrade); half-open: one probe call decides.',
+    },
+    openedAt: { type: 'string', format: 'date-time', description: 'When it last opened (while not closed).' },
+    probeAt: {
+      type: 'string',
+      format: 'date-time',
+      description: 'When it lets a probe through (while open).',
+    },
+    window: {
+      type: 'object',
+      description: 'Counts of the rolling window (breakers.*.rollingWindowMs).',
+      required: ['calls', 'failures', 'rejected'],
+      properties: {
+        calls: { type: 'integer' },
+        failures: { type: 'integer', description: 'Calls that failed through a broker fault.' },
+        rejected: { type: 'integer', description: 'Calls refused while open.' },
+      },
+    },
+  },
+  additionalProperties: false,
+};
+
+const deadLetter: Schema = {
+  type: 'object',
+  required: ['id', 'tenant', 'topic', 'target', 'status', 'attempts', 'createdAt', 'updatedAt'],
+  properties: {
+    id: { type: 'string' },
+    tenant: { type: 'string' },
+    topic: { type: 'string' },
+    target: { type: 'string' },
+    destination: { type: 'string' },
+    key: { type: 'string' },
+    contentType: { type: 'string' },
+    headers: { type: 'object', additionalProperties: { type: 'string' } },
+    payloadBytes: { type: 'integer' },
+    status: { const: 'dead' },
+    attempts: { type: 'integer' },
+    lastError: { type: 'object' },
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+};
+
 const batchRequest: Schema = {
   type: 'object',
   required: ['messages'],
@@ -160,6 +281,18 @@ const batchResult: Schema = {
               topic: { type: 'string' },
               status: { const: 'confirmed' },
               receipt: { $ref: '#/components/schemas/Receipt' },
+            },
+          },
+          {
+            type: 'object',
+            required: ['index', 'id', 'topic', 'status', 'statusUrl'],
+            additionalProperties: false,
+            properties: {
+              index: { type: 'integer' },
+              id: { type: 'string' },
+              topic: { type: 'string' },
+              status: { enum: ['queued', 'accepted'] },
+              statusUrl: { type: 'string' },
             },
           },
           {
@@ -217,7 +350,16 @@ const health: Schema = {
       additionalProperties: {
         type: 'object',
         required: ['ok', 'kind'],
-        properties: { ok: { type: 'boolean' }, kind: { type: 'string' }, detail: { type: 'string' } },
+        properties: {
+          ok: { type: 'boolean' },
+          kind: { type: 'string' },
+          detail: { type: 'string' },
+          degradable: {
+            type: 'boolean',
+            description:
+              'On a target that is down: true when every route using it spools or fails over, so the gateway stays ready.',
+          },
+        },
       },
     },
   },
@@ -250,6 +392,20 @@ const headerParams: OpenAPIV3_1.ParameterObject[] = [
   },
   { name: 'Message-Key', in: 'header', description: 'Ordering / partition key.', schema: { type: 'string' } },
   {
+    name: 'Idempotency-Key',
+    in: 'header',
+    description:
+      'At most 255 visible ASCII characters, sent once. Same key (per tenant, method and path) in flight → 409; with a different request → 422; completed → the original answer replayed with `Idempotent-Replayed: true`, for `idempotency.retentionSeconds` (default 24 h). 5xx answers are not kept.',
+    schema: { type: 'string', maxLength: 255 },
+  },
+  {
+    name: 'Prefer',
+    in: 'header',
+    description:
+      '`respond-async` (RFC 7240): answer 202 once the message is in the outbox, where the route allows it (`Preference-Applied: respond-async`).',
+    schema: { type: 'string' },
+  },
+  {
     name: 'X-Request-Id',
     in: 'header',
     description: 'Correlation id, echoed back and logged. Default: a new UUIDv7.',
@@ -258,7 +414,17 @@ const headerParams: OpenAPIV3_1.ParameterObject[] = [
 ];
 
 export function openApiDocument(): OpenAPIV3_1.Document {
-  const publishErrors = ['400', '401', '403', '404', '405', '413', '415', '500', '503'];
+  const publishErrors = ['400', '401', '403', '404', '405', '409', '413', '415', '422', '429', '500', '503'];
+  const accepted = (schema: string) => ({
+    description:
+      "Accepted, not yet confirmed: `queued` = fsync'd in the outbox (async, Prefer: respond-async, or spooled after a broker failure); `accepted` = fire-and-forget (not durable). Location / statusUrl give the status.",
+    headers: {
+      Location: { schema: { type: 'string' as const } },
+      'Preference-Applied': { schema: { type: 'string' as const } },
+    },
+    content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
+  });
+  const adminErrors = problemResponses(['400', '401', '404', '500', '503']);
   return {
     openapi: '3.1.0',
     info: {
@@ -289,6 +455,7 @@ export function openApiDocument(): OpenAPIV3_1.Document {
               headers: { Location: { schema: { type: 'string' } } },
               content: { 'application/json': { schema: { $ref: '#/components/schemas/Confirmed' } } },
             },
+            '202': accepted('Pending'),
             ...problemResponses(publishErrors),
           },
         },
@@ -308,7 +475,7 @@ export function openApiDocument(): OpenAPIV3_1.Document {
               description: 'A page of messages in offset order.',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/MessagesPage' } } },
             },
-            ...problemResponses(['400', '401', '403', '404', '405', '500', '503']),
+            ...problemResponses(['400', '401', '403', '404', '405', '429', '500', '503']),
           },
         },
       },
@@ -317,6 +484,7 @@ export function openApiDocument(): OpenAPIV3_1.Document {
         post: {
           operationId: 'publishBatch',
           summary: 'Publish several messages; per-message results in request order.',
+          parameters: headerParams.filter((p) => p.name === 'Idempotency-Key' || p.name === 'Prefer'),
           requestBody: {
             required: true,
             content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchRequest' } } },
@@ -326,11 +494,182 @@ export function openApiDocument(): OpenAPIV3_1.Document {
               description: 'Every message was confirmed.',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchResult' } } },
             },
+            '202': accepted('BatchResult'),
             '207': {
               description: 'Some messages were confirmed and some failed; see each result.',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchResult' } } },
             },
             ...problemResponses(publishErrors),
+          },
+        },
+      },
+      '/v1/messages/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        get: {
+          operationId: 'messageStatus',
+          summary: "Delivery status of one of your tenant's messages (another tenant's id is 404).",
+          responses: {
+            '200': {
+              description: 'queued | confirmed | failed | dead, attempts, receipt, last error.',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/MessageStatus' } } },
+            },
+            ...problemResponses(['401', '404', '500', '503']),
+          },
+        },
+      },
+      '/admin/v1/dead-letters': {
+        get: {
+          operationId: 'listDeadLetters',
+          summary: 'Dead messages, oldest first (admin key). Filters: tenant, topic; paging: limit, cursor.',
+          security: [{ admin: [] }],
+          parameters: ['tenant', 'topic', 'cursor', 'limit'].map((name) => ({
+            name,
+            in: 'query',
+            schema:
+              name === 'limit'
+                ? { type: 'integer', minimum: 1, maximum: 1000, default: 100 }
+                : { type: 'string' },
+          })),
+          responses: {
+            '200': {
+              description: 'A page of dead letters; pass nextCursor as cursor for the next.',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['items'],
+                    properties: {
+                      items: { type: 'array', items: { $ref: '#/components/schemas/DeadLetter' } },
+                      nextCursor: { type: 'string' },
+                    },
+                  },
+                },
+              },
+            },
+            ...adminErrors,
+          },
+        },
+      },
+      '/admin/v1/dead-letters/replay': {
+        post: {
+          operationId: 'replayDeadLetters',
+          summary: 'Put every dead message of a tenant (and topic) back in the queue (admin key).',
+          security: [{ admin: [] }],
+          parameters: ['tenant', 'topic'].map((name) => ({
+            name,
+            in: 'query',
+            required: name === 'tenant',
+            schema: { type: 'string' },
+          })),
+          responses: {
+            '200': {
+              description: 'How many were replayed.',
+              content: {
+                'application/json': {
+                  schema: { type: 'object', properties: { replayed: { type: 'integer' } } },
+                },
+              },
+            },
+            ...adminErrors,
+          },
+        },
+      },
+      '/admin/v1/dead-letters/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        get: {
+          operationId: 'getDeadLetter',
+          summary: 'One dead message (admin key).',
+          security: [{ admin: [] }],
+          responses: {
+            '200': {
+              description: 'The dead letter.',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/DeadLetter' } } },
+            },
+            ...adminErrors,
+          },
+        },
+      },
+      '/admin/v1/dead-letters/{id}/replay': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        post: {
+          operationId: 'replayDeadLetter',
+          summary: 'Put one dead message back in the queue, attempts reset (admin key).',
+          security: [{ admin: [] }],
+          responses: {
+            '200': {
+              description: 'Replayed.',
+              content: {
+                'application/json': {
+                  schema: { type: 'object', properties: { replayed: { type: 'integer' } } },
+                },
+              },
+            },
+            ...adminErrors,
+          },
+        },
+      },
+      '/admin/v1/config/reload': {
+        post: {
+          operationId: 'reloadConfig',
+          summary:
+            'Reload the configuration now (admin key): validated, then swapped atomically; an invalid one is refused and the running one kept.',
+          security: [{ admin: [] }],
+          responses: {
+            '200': {
+              description:
+                '`applied` (new generation running), `unchanged` (same config), or `refused` with the reasons (the running config stays).',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['outcome', 'generation'],
+                    properties: {
+                      outcome: { type: 'string', enum: ['applied', 'unchanged', 'refused'] },
+                      generation: { type: 'integer' },
+                      errors: { type: 'array', items: { type: 'string' } },
+                      targets: {
+                        type: 'object',
+                        properties: {
+                          kept: { type: 'array', items: { type: 'string' } },
+                          added: { type: 'array', items: { type: 'string' } },
+                          replaced: { type: 'array', items: { type: 'string' } },
+                          removed: { type: 'array', items: { type: 'string' } },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+            ...problemResponses(['401', '500', '503']),
+          },
+        },
+      },
+      '/admin/v1/breakers': {
+        get: {
+          operationId: 'listBreakers',
+          summary:
+            'The circuit breaker of every broker target (admin key): state, when it opened, when it lets a probe through, and the counts of its rolling window.',
+          security: [{ admin: [] }],
+          responses: {
+            '200': {
+              description: 'Breakers by target name.',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['targets'],
+                    properties: {
+                      targets: {
+                        type: 'object',
+                        additionalProperties: { $ref: '#/components/schemas/Breaker' },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+            ...problemResponses(['401', '500']),
           },
         },
       },
@@ -351,14 +690,16 @@ export function openApiDocument(): OpenAPIV3_1.Document {
         get: {
           operationId: 'readyz',
           security: [],
-          summary: 'Every broker target is reachable.',
+          summary:
+            'Ready to serve: not shutting down, and every broker target reachable or degradable (each route using it spools or fails over).',
           responses: {
             '200': {
               description: 'Ready.',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } },
             },
             '503': {
-              description: 'Not ready (a target is down, or shutting down). Carries Retry-After.',
+              description:
+                'Not ready (a target is down behind a route that would answer 503, or shutting down). Carries Retry-After.',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } },
             },
           },
@@ -393,12 +734,27 @@ export function openApiDocument(): OpenAPIV3_1.Document {
     },
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'An API key of your tenant.' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            "An API key of your tenant, or a JWT of a trusted issuer (the tenant comes from the token's tenant claim).",
+        },
+        admin: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'An admin key (`admin.keys`). Without admin keys configured the admin API is off (404).',
+        },
       },
       schemas: {
         Problem: problem,
         Receipt: receipt,
         Confirmed: confirmed,
+        Pending: pending,
+        MessageStatus: messageStatus,
+        DeadLetter: deadLetter,
+        Breaker: breaker,
         BatchRequest: batchRequest,
         BatchResult: batchResult,
         MessagesPage: messagesPage,
@@ -409,6 +765,7 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           `Problem${status}`,
           {
             description: `${STATUS_DESCRIPTIONS[status]} Codes: ${codes.join(', ')}.`,
+            ...(RESPONSE_HEADERS[status] === undefined ? {} : { headers: RESPONSE_HEADERS[status] }),
             content: {
               'application/problem+json': {
                 schema: {

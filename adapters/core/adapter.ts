@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { AdapterError } from './errors.js';
 import type { MessageEnvelope, PublishReceipt } from './envelope.js';
 import type { Logger } from './logger.js';
+import type { CreateReader } from './reader.js';
 
 /**
  * What a broker can do, declared by its adapter (never guessed from its name). Shared code and the
@@ -71,6 +72,9 @@ export interface StoredMessage {
   readonly payload: Uint8Array;
   readonly offset: string;
   readonly createdAt: number;
+  /** The gateway's sequence number and producer id (pubgate-seq / pubgate-producer), when stamped. */
+  readonly seq?: number;
+  readonly producer?: string;
 }
 
 export interface ReadOptions {
@@ -105,6 +109,11 @@ export interface AdapterKind<Config extends { kind: string } = { kind: string }>
   readonly kind: Config['kind'];
   readonly configSchema: z.ZodType<Config>;
   create(target: string, config: Config, deps: AdapterDeps): BrokerAdapter;
+  /**
+   * Optional: a real consumer of one destination from its start (see reader.ts), for the verifier
+   * and the tests. Kinds without it cannot be verified by reading back.
+   */
+  readonly createReader?: CreateReader<Config>;
 }
 
 /**

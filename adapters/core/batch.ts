@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { AdapterError, toAdapterError } from './errors.js';
 import type { BrokerAdapter, PublishOptions, PublishResult } from './adapter.js';
 import type { MessageEnvelope } from './envelope.js';
@@ -40,6 +41,29 @@ export function checkMessageSize(
   );
 }
 
+/**
+ * A signal that follows `signal` (same abort reason) and takes any number of listeners. Each send
+ * of a batch listens for the abort, and Node warns (MaxListenersExceededWarning) beyond 10
+ * listeners on one signal; this puts one listener on the caller's signal instead (for `listeners`
+ * of 2 or more). Call release() once the batch has settled.
+ */
+export function fanOutSignal(
+  signal: AbortSignal,
+  listeners: number,
+): { readonly signal: AbortSignal; release(): void } {
+  // One message, one listener: the caller's signal serves as it is (the single-publish hot path).
+  if (listeners <= 1) return { signal, release: () => undefined };
+  const local = new AbortController();
+  setMaxListeners(0, local.signal);
+  if (signal.aborted) {
+    local.abort(signal.reason);
+    return { signal: local.signal, release: () => undefined };
+  }
+  const onAbort = () => local.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return { signal: local.signal, release: () => signal.removeEventListener('abort', onAbort) };
+}
+
 /** Rejects with ADP_ERR_ABORTED as soon as the signal fires; for awaits a client cannot cancel. */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(abortError(signal));
@@ -54,6 +78,27 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
         reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Settles like `promise`, or rejects with `onTimeout()` once `ms` have passed without an answer.
+ * The promise itself keeps running (most clients cannot cancel); the timer never holds the process.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
       },
     );
   });

@@ -12,6 +12,13 @@ export const WIRE_HEADERS = {
   contentType: 'content-type',
   key: 'pubgate-key',
   createdAt: 'pubgate-created-at',
+  /**
+   * Per-(tenant, topic, key) sequence number, counted by one gateway process (see
+   * adapters/reliability/sequence.ts). Together with `producer` it lets a reader find gaps.
+   */
+  seq: 'pubgate-seq',
+  /** The gateway process lifetime that counted `seq` (a random id per process start). */
+  producer: 'pubgate-producer',
 } as const;
 
 const RESERVED = new Set<string>(Object.values(WIRE_HEADERS));
@@ -40,6 +47,10 @@ export interface WireMessage {
   contentType: string;
   key?: string;
   createdAt: number;
+  /** Sequence number within (producer, tenant, topic, key); absent on messages without one. */
+  seq?: number;
+  /** The gateway process lifetime that assigned `seq`. */
+  producer?: string;
   /** User headers, with the gateway's own removed. */
   headers: Record<string, string>;
 }
@@ -49,6 +60,9 @@ export function fromWireHeaders(wire: Readonly<Record<string, string>>): WireMes
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(wire)) if (!RESERVED.has(name)) headers[name] = value;
   const key = wire[WIRE_HEADERS.key];
+  const producer = wire[WIRE_HEADERS.producer];
+  const seqText = wire[WIRE_HEADERS.seq];
+  const seq = seqText !== undefined && /^\d+$/.test(seqText) ? Number(seqText) : undefined;
   return {
     id: wire[WIRE_HEADERS.id] ?? '',
     tenant: wire[WIRE_HEADERS.tenant] ?? '',
@@ -56,7 +70,28 @@ export function fromWireHeaders(wire: Readonly<Record<string, string>>): WireMes
     contentType: wire[WIRE_HEADERS.contentType] ?? '',
     createdAt: Number(wire[WIRE_HEADERS.createdAt] ?? 0),
     ...(key === undefined ? {} : { key }),
+    ...(seq === undefined ? {} : { seq }),
+    ...(producer === undefined ? {} : { producer }),
     headers,
+  };
+}
+
+/**
+ * Splits the sequence headers (pubgate-seq, pubgate-producer) off a stored header map: for
+ * brokers that keep envelope headers as they are (the embedded one), so readers return the
+ * user's headers and the sequence as fields, like fromWireHeaders does.
+ */
+export function splitSequenceHeaders(stored: Readonly<Record<string, string>>): {
+  headers: Record<string, string>;
+  seq?: number;
+  producer?: string;
+} {
+  const { [WIRE_HEADERS.seq]: seqText, [WIRE_HEADERS.producer]: producer, ...headers } = stored;
+  const seq = seqText !== undefined && /^\d+$/.test(seqText) ? Number(seqText) : undefined;
+  return {
+    headers,
+    ...(seq === undefined ? {} : { seq }),
+    ...(producer === undefined ? {} : { producer }),
   };
 }
 

@@ -17,6 +17,7 @@ import path from 'node:path';
 import {
   AdapterError,
   checkMessageSize,
+  createGroupCommitter,
   type AdapterDeps,
   type Capabilities,
   type HealthReport,
@@ -61,20 +62,12 @@ export interface EmbeddedAdapter extends ReadableAdapter {
   stats(): EmbeddedStats;
 }
 
-interface PendingCall {
-  readonly envelopes: MessageEnvelope[];
-  /** Index of each envelope in the caller's batch. */
-  readonly indexes: number[];
-  readonly results: (PublishResult | undefined)[];
-  settle(): void;
-}
-
 export function createEmbeddedAdapter(
   target: string,
   config: EmbeddedConfig,
   deps: AdapterDeps,
 ): EmbeddedAdapter {
-  const logger = deps.logger.child({ target, kind: 'embedded' });
+  const logger = deps.logger.child({ adapter: 'embedded', target });
   const now = deps.now ?? Date.now;
   // process.cwd() only as the fallback when the composition root gave no base directory.
   const dir = path.resolve(deps.baseDir ?? process.cwd(), config.dir);
@@ -95,10 +88,6 @@ export function createEmbeddedAdapter(
   let store: LogStore | undefined;
   let closed = false;
   let closing: Promise<void> | undefined;
-  /** Calls waiting for the next group commit, in arrival order. */
-  let queue: PendingCall[] = [];
-  let queuedMessages = 0;
-  let flushScheduled: NodeJS.Immediate | undefined;
   let lastSweepAt = now();
   /** Set after a failed commit so the next successful one logs the recovery. */
   let failing = false;
@@ -116,34 +105,8 @@ export function createEmbeddedAdapter(
     return store;
   }
 
-  function scheduleFlush(): void {
-    if (flushScheduled) return;
-    // setImmediate runs after the current turn's I/O callbacks: every request that arrived in this
-    // turn joins the same transaction. Not unref'd on purpose: callers are waiting for it.
-    flushScheduled = setImmediate(flush);
-  }
-
-  /** Commits every queued call, in groups of whole calls of at most groupCommitMaxMessages. */
-  function flush(): void {
-    if (flushScheduled) clearImmediate(flushScheduled);
-    flushScheduled = undefined;
-    while (queue.length > 0) {
-      const group: PendingCall[] = [];
-      let count = 0;
-      while (queue.length > 0) {
-        const call = queue[0]!;
-        if (group.length > 0 && count + call.envelopes.length > config.groupCommitMaxMessages) break;
-        queue.shift();
-        group.push(call);
-        count += call.envelopes.length;
-      }
-      queuedMessages -= count;
-      commitGroup(group);
-    }
-  }
-
-  function commitGroup(group: PendingCall[]): void {
-    const envelopes = group.flatMap((call) => call.envelopes);
+  /** Commits one group of envelopes in ONE transaction; failures become per-message results. */
+  function commitGroup(envelopes: MessageEnvelope[]): PublishResult[] {
     const at = now();
     const sweep =
       sweepIntervalMs !== undefined && maxAgeMs !== undefined && at - lastSweepAt >= sweepIntervalMs;
@@ -178,20 +141,15 @@ export function createEmbeddedAdapter(
       }
     }
 
-    let k = 0;
-    for (const call of group) {
-      call.envelopes.forEach((envelope, i) => {
-        const offset = outcome?.offsets[k++];
-        call.results[call.indexes[i]!] =
-          offset === undefined
-            ? { ok: false, error: failure ?? new AdapterError('ADP_ERR_INTERNAL', 'missing offset') }
-            : {
-                ok: true,
-                receipt: { messageId: envelope.id, broker: 'embedded', target, offset: offset.toString() },
-              };
-      });
-      call.settle();
-    }
+    return envelopes.map((envelope, k): PublishResult => {
+      const offset = outcome?.offsets[k];
+      return offset === undefined
+        ? { ok: false, error: failure ?? new AdapterError('ADP_ERR_INTERNAL', 'missing offset') }
+        : {
+            ok: true,
+            receipt: { messageId: envelope.id, broker: 'embedded', target, offset: offset.toString() },
+          };
+    });
   }
 
   function abortedError(signal: AbortSignal): AdapterError {
@@ -203,6 +161,14 @@ export function createEmbeddedAdapter(
       ambiguous: false,
     });
   }
+
+  // Publishes arriving in the same event-loop turn share one transaction (one fsync). A call
+  // withdrawn by its signal while still queued was not written, so its abort is not ambiguous.
+  const committer = createGroupCommitter<MessageEnvelope, PublishResult>({
+    maxItems: config.groupCommitMaxMessages,
+    commit: commitGroup,
+    abortError: abortedError,
+  });
 
   const adapter: EmbeddedAdapter = {
     kind: 'embedded',
@@ -279,29 +245,11 @@ export function createEmbeddedAdapter(
       });
       if (envelopes.length === 0) return Promise.resolve(results as PublishResult[]);
 
-      return new Promise<PublishResult[]>((resolve, reject) => {
-        const onAbort = () => {
-          // Still queued means not yet written (commits are synchronous): withdraw it.
-          const at = queue.indexOf(call);
-          if (at < 0) return;
-          queue.splice(at, 1);
-          queuedMessages -= envelopes.length;
-          reject(abortedError(signal));
-        };
-        const call: PendingCall = {
-          envelopes,
-          indexes,
-          results,
-          settle() {
-            signal.removeEventListener('abort', onAbort);
-            resolve(results as PublishResult[]);
-          },
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        queue.push(call);
-        queuedMessages += envelopes.length;
-        if (queuedMessages >= config.groupCommitMaxMessages) flush();
-        else scheduleFlush();
+      return committer.submit(envelopes, signal).then((committed) => {
+        committed.forEach((result, k) => {
+          results[indexes[k]!] = result;
+        });
+        return results as PublishResult[];
       });
     },
 
@@ -343,9 +291,7 @@ export function createEmbeddedAdapter(
       closing ??= (async () => {
         closed = true;
         // Publishes already accepted are committed now rather than dropped.
-        if (store) flush();
-        queue = [];
-        queuedMessages = 0;
+        if (store) committer.flush();
         try {
           store?.close();
         } catch (error) {

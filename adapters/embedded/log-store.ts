@@ -16,7 +16,7 @@
  * local disks). Group commit pays that once per event-loop turn, not once per message.
  */
 import Database from 'better-sqlite3';
-import type { MessageEnvelope, StoredMessage } from '../core/index.js';
+import { splitSequenceHeaders, type MessageEnvelope, type StoredMessage } from '../core/index.js';
 
 /** Bumped when the table layout changes; a file written by a newer layout is refused. */
 const SCHEMA_VERSION = 1;
@@ -198,7 +198,7 @@ export function openLogStore(file: string, retention: RetentionOptions): LogStor
         tenant: row.tenant,
         topic: row.topic,
         ...(row.key === null ? {} : { key: row.key }),
-        headers: JSON.parse(row.headers) as Record<string, string>,
+        ...splitSequenceHeaders(JSON.parse(row.headers) as Record<string, string>),
         contentType: row.content_type,
         payload: row.payload,
         offset: row.log_offset.toString(),

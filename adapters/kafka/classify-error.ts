@@ -15,7 +15,12 @@
  *     the other partitions of the same request, which may have been written: ambiguous.
  */
 import kafkajs from 'kafkajs';
-import { ADAPTER_ERROR_CODES, AdapterError, type AdapterErrorCode } from '../core/index.js';
+import {
+  ADAPTER_ERROR_CODES,
+  AdapterError,
+  TLS_TRUST_ERROR_CODES,
+  type AdapterErrorCode,
+} from '../core/index.js';
 
 // kafkajs is CommonJS and spreads its error classes into module.exports, which Node's ESM loader
 // cannot see as named exports: take them from the default export.
@@ -145,17 +150,6 @@ const CONNECTION_LOST_CODES = new Set([
   'ERR_STREAM_DESTROYED',
 ]);
 
-/** TLS verification failures: retrying will not help until the certificates or config change. */
-const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 /** Maps anything a kafkajs call rejected with to an AdapterError. AdapterErrors pass through. */
 export function classifyKafkaError(error: unknown, context: ClassifyContext): AdapterError {
   if (error instanceof AdapterError) return error;
@@ -242,7 +236,7 @@ function classifyRoot(root: unknown, context: ClassifyContext): Verdict {
     if (code !== undefined && CONNECTION_LOST_CODES.has(code)) {
       return { code: 'ADP_ERR_CONNECTION_LOST', what: `connection to the broker lost (${code})` };
     }
-    if (code !== undefined && TLS_CODES.has(code)) {
+    if (code !== undefined && TLS_TRUST_ERROR_CODES.has(code)) {
       return AUTH(`TLS verification of the broker failed (${code})`);
     }
     // ECONNREFUSED, EHOSTUNREACH, ENOTFOUND, a connect timeout, "Not connected": nothing was sent on it.

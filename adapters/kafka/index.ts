@@ -2,6 +2,7 @@
  * The Kafka adapter's public face: its kind for the adapter registry, and the pieces tests and
  * tools may need.
  */
+import { createKafkaReader } from './kafka-reader.js';
 import type { AdapterKind } from '../core/index.js';
 import { kafkaConfigSchema, type KafkaConfig } from './config.js';
 import { createKafkaAdapter } from './kafka-adapter.js';
@@ -13,6 +14,7 @@ export const kafkaAdapterKind = {
   kind: 'kafka',
   configSchema: kafkaConfigSchema,
   create: createKafkaAdapter,
+  createReader: createKafkaReader,
 } as const satisfies AdapterKind<KafkaConfig>;
 
 export {
@@ -31,3 +33,4 @@ export {
   type KafkaAdapterStats,
 } from './kafka-adapter.js';
 export { classifyKafkaError } from './classify-error.js';
+export { createKafkaReader } from './kafka-reader.js';

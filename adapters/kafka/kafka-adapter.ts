@@ -49,6 +49,7 @@ import {
   AdapterError,
   abortable,
   approximateSize,
+  withDeadline,
   checkMessageSize,
   toWireHeaders,
   type AdapterDeps,
@@ -259,7 +260,7 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
       const candidate = createProducer();
       const connected = candidate.connect();
       try {
-        await withDeadline(connected, config.deliveryTimeoutMs, 'connect');
+        await deadline(connected, config.deliveryTimeoutMs, 'connect');
       } catch (error) {
         void retire(candidate, connected);
         const failure =
@@ -349,7 +350,7 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
     const task = (async () => {
       await disconnectQuietly(client);
       if (pending) {
-        await withDeadline(pending, config.deliveryTimeoutMs * 2, 'abandoned request').catch(() => undefined);
+        await deadline(pending, config.deliveryTimeoutMs * 2, 'abandoned request').catch(() => undefined);
         await disconnectQuietly(client);
       }
     })();
@@ -360,7 +361,7 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
 
   async function disconnectQuietly(client: Producer | Admin): Promise<void> {
     try {
-      await withDeadline(client.disconnect(), DISCONNECT_TIMEOUT_MS, 'disconnect');
+      await deadline(client.disconnect(), DISCONNECT_TIMEOUT_MS, 'disconnect');
     } catch (error) {
       log.debug(
         { error: error instanceof Error ? error.message : String(error) },
@@ -623,7 +624,7 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
       compression,
     });
     try {
-      const metadata = await withDeadline(sending, config.deliveryTimeoutMs, 'produce');
+      const metadata = await deadline(sending, config.deliveryTimeoutMs, 'produce');
       settleFromMetadata(entries, metadata);
       return undefined;
     } catch (error) {
@@ -774,7 +775,7 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
         }
         await client.describeCluster();
       })();
-      await withDeadline(check, config.healthCheckTimeoutMs, 'health check');
+      await deadline(check, config.healthCheckTimeoutMs, 'health check');
     } catch (error) {
       if (client && admin === client) {
         admin = undefined;
@@ -836,11 +837,7 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
       // A producer abandoned after deliveryTimeoutMs may still be retrying inside kafkajs; give it
       // a short grace to settle and disconnect, but never let it hold up shutdown for long.
       const leftovers = [...retiring];
-      const settled = await withDeadline(
-        Promise.all(leftovers),
-        DISCONNECT_TIMEOUT_MS,
-        'retiring clients',
-      ).then(
+      const settled = await deadline(Promise.all(leftovers), DISCONNECT_TIMEOUT_MS, 'retiring clients').then(
         () => true,
         () => false,
       );
@@ -923,21 +920,8 @@ export function createStickyPartitioner(assigned: WeakMap<Message, number>): ICu
   };
 }
 
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new DeadlineExceeded(`${what} took longer than ${ms} ms`)), ms);
-    timer.unref();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return withDeadline(promise, ms, () => new DeadlineExceeded(`${what} took longer than ${ms} ms`));
 }
 
 function abortedError(signal: AbortSignal, ambiguous: boolean): AdapterError {

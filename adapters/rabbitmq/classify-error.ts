@@ -11,7 +11,7 @@
  *   unknown vhost), the connect timeout and the heartbeat timeout are recognised by their message,
  *   because that is all amqplib 2.x gives us; each pattern is pinned by a unit test.
  */
-import { AdapterError, type AdapterErrorCode } from '../core/index.js';
+import { AdapterError, TLS_TRUST_ERROR_CODES, type AdapterErrorCode } from '../core/index.js';
 
 /** AMQP 0-9-1 reply codes, as amqplib's defs name them. */
 export const AMQP_REPLY = {
@@ -64,18 +64,6 @@ const NETWORK_CODES = new Set([
   'ERR_STREAM_WRITE_AFTER_END',
 ]);
 
-/** TLS trust failures: retrying will not help until the certificate or the config changes. */
-const TLS_CODES = new Set([
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_SSL_WRONG_VERSION_NUMBER',
-]);
-
 // amqplib 2.x handshake and liveness errors that carry no code (see lib/connection.js, lib/connect.js).
 const HANDSHAKE_TERMINATED = /^Handshake terminated by server: (\d{3})/;
 const OPEN_REFUSED = /^Expected ConnectionOpenOk; got <ConnectionClose/;
@@ -109,7 +97,8 @@ export function classifyAmqpError(error: unknown, options: ClassifyOptions = {})
   if (typeof code === 'number') return fromReplyCode(code, message, make);
   if (typeof code === 'string') {
     if (NETWORK_CODES.has(code)) return make('ADP_ERR_UNAVAILABLE', `broker unreachable: ${message}`);
-    if (TLS_CODES.has(code)) return make('ADP_ERR_AUTH', `TLS handshake refused (${code}): ${message}`);
+    if (TLS_TRUST_ERROR_CODES.has(code))
+      return make('ADP_ERR_AUTH', `TLS handshake refused (${code}): ${message}`);
   }
 
   const handshake = HANDSHAKE_TERMINATED.exec(message);

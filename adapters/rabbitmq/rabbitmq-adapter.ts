@@ -28,6 +28,7 @@ import { connect as amqplibConnect, type Message, type Options } from 'amqplib';
 import {
   AdapterError,
   checkMessageSize,
+  fanOutSignal,
   toWireHeaders,
   type AdapterDeps,
   type BrokerAdapter,
@@ -805,7 +806,8 @@ export function createRabbitMqAdapter(
       }
       if (!session?.open) throw unavailableError();
       if (blockedReason !== undefined) throw backpressureError();
-      const outcomes = batch.map((envelope) => enqueue(envelope, signal));
+      const fanned = fanOutSignal(signal, batch.length);
+      const outcomes = batch.map((envelope) => enqueue(envelope, fanned.signal));
       pump();
       const call = Promise.all(outcomes);
       activeCalls.add(call);
@@ -813,6 +815,7 @@ export function createRabbitMqAdapter(
         return await call;
       } finally {
         activeCalls.delete(call);
+        fanned.release();
       }
     },
 

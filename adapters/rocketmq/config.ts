@@ -50,6 +50,12 @@ export const rocketMqConfigSchema = z
       .describe(
         'gRPC address of the RocketMQ 5 proxy, e.g. "127.0.0.1:8081"; several as "host1:8081;host2:8081". Required.',
       ),
+    routeEndpoints: z
+      .enum(['advertised', 'configured'])
+      .default('advertised')
+      .describe(
+        'Where sends go. "advertised": to the address each topic route names, as RocketMQ clients do (a proxy in local mode advertises its broker host and its own gRPC port). "configured": every call goes to `endpoints`, whatever the route says: for a proxy reached through a load balancer, port mapping, NAT or TCP proxy whose advertised address the gateway cannot reach. Default: advertised.',
+      ),
     namespace: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'namespace: 1-64 characters of [A-Za-z0-9_-]')

@@ -151,6 +151,7 @@ describe('config', () => {
       {
         kind: 'rocketmq',
         endpoints: '127.0.0.1:8081',
+        routeEndpoints: 'advertised',
         tls: false,
         topicNameMapping: 'replace',
         fifo: false,

@@ -35,6 +35,29 @@ function producer(port: number, reported: Array<{ source: string; error: unknown
 }
 
 describe('guarded rocketmq client', () => {
+  it('pins the brokers of a route to the configured endpoints only when asked', async () => {
+    const route = () =>
+      ({
+        messageQueues: [{ broker: { endpoints: new Endpoints('10.9.9.9:8081') } }],
+      }) as unknown as Parameters<GuardedProducer['onTopicRouteDataUpdate']>[1];
+    const port = await deadPort();
+    const options = {
+      endpoints: `127.0.0.1:${port}`,
+      namespace: '',
+      logger: clientLogger(silentLogger, () => false),
+    };
+    const pinned = new GuardedProducer(options, () => {}, { pinEndpoints: true });
+    const pinnedRoute = route();
+    pinned.onTopicRouteDataUpdate('t', pinnedRoute);
+    assert.equal(pinnedRoute.messageQueues[0]!.broker.endpoints.facade, `127.0.0.1:${port}`);
+
+    const advertised = new GuardedProducer(options, () => {});
+    const advertisedRoute = route();
+    advertised.onTopicRouteDataUpdate('t', advertisedRoute);
+    assert.equal(advertisedRoute.messageQueues[0]!.broker.endpoints.facade, '10.9.9.9:8081');
+    await Promise.all([pinned.dispose(1_000), advertised.dispose(1_000)]);
+  });
+
   it('contains a write to a released telemetry stream instead of crashing', async () => {
     const port = await deadPort();
     const reported: Array<{ source: string; error: unknown }> = [];

@@ -39,9 +39,32 @@ import {
   type TopicRouteData,
 } from 'rocketmq-client-nodejs';
 import type { Logger } from '../core/index.js';
+import type { RocketMqConfig } from './config.js';
 
 /** Receives every failure the guards caught inside the client. Must not throw. */
 export type ClientErrorSink = (source: string, error: unknown) => void;
+
+/**
+ * The client options every rocketmq-client-nodejs client of a target shares (producer and reader):
+ * endpoints, namespace, request timeout, TLS and the session credentials.
+ */
+export function baseClientOptions(config: RocketMqConfig, endpoints: string = config.endpoints) {
+  return {
+    endpoints,
+    namespace: config.namespace ?? '',
+    requestTimeout: config.requestTimeoutMs,
+    sslEnabled: config.tls,
+    ...(config.credentials
+      ? {
+          sessionCredentials: {
+            accessKey: config.credentials.accessKey,
+            accessSecret: config.credentials.secretKey,
+            ...(config.credentials.securityToken ? { securityToken: config.credentials.securityToken } : {}),
+          },
+        }
+      : {}),
+  };
+}
 
 type TelemetryStream = ReturnType<Producer['createTelemetryStream']>;
 
@@ -181,12 +204,30 @@ export interface RocketMqProducerClient {
   dispose(timeoutMs: number): Promise<void>;
 }
 
+export interface GuardedClientOptions {
+  /** Send every call to the configured endpoints instead of the ones a topic route names. */
+  readonly pinEndpoints?: boolean;
+}
+
 export class GuardedProducer extends Producer implements RocketMqProducerClient {
   readonly #guard: ClientGuard;
+  readonly #pinEndpoints: boolean;
 
-  constructor(options: ProducerOptions, report: ClientErrorSink) {
+  constructor(options: ProducerOptions, report: ClientErrorSink, extra: GuardedClientOptions = {}) {
     super(options);
     this.#guard = new ClientGuard(report);
+    this.#pinEndpoints = extra.pinEndpoints ?? false;
+  }
+
+  /**
+   * The client caches the route object it passes here and builds its send load balancer from it,
+   * so rewriting the brokers' endpoints in place pins every later send to ours.
+   */
+  override onTopicRouteDataUpdate(topic: string, data: TopicRouteData): void {
+    if (this.#pinEndpoints) {
+      for (const queue of data.messageQueues) queue.broker.endpoints = this.endpoints;
+    }
+    super.onTopicRouteDataUpdate(topic, data);
   }
 
   override createTelemetryStream(endpoints: Endpoints): TelemetryStream {
@@ -327,6 +368,7 @@ async function disposeClient(
 export function createGuardedProducer(
   options: ProducerOptions,
   report: ClientErrorSink,
+  extra: GuardedClientOptions = {},
 ): RocketMqProducerClient {
-  return new GuardedProducer(options, report);
+  return new GuardedProducer(options, report, extra);
 }

@@ -1,6 +1,7 @@
 /**
  * The RocketMQ adapter kind: config schema and factory, as the adapter registry lists it.
  */
+import { createRocketMqReader } from './rocketmq-reader.js';
 import { defineAdapterKind } from '../core/index.js';
 import { rocketMqConfigSchema, type RocketMqConfig } from './config.js';
 import { createRocketMqAdapter } from './rocketmq-adapter.js';
@@ -9,6 +10,7 @@ export const rocketmqAdapterKind = defineAdapterKind<RocketMqConfig>({
   kind: 'rocketmq',
   configSchema: rocketMqConfigSchema,
   create: createRocketMqAdapter,
+  createReader: createRocketMqReader,
 });
 
 export { rocketMqConfigSchema, type RocketMqConfig } from './config.js';
@@ -16,3 +18,4 @@ export { createRocketMqAdapter, type RocketMqAdapterInternals } from './rocketmq
 export { addressFor, toRocketMqTopic } from './destination.js';
 export { fromRocketMqProperties, toRocketMqProperties } from './wire-properties.js';
 export { classifyRocketMqError } from './classify-error.js';
+export { createRocketMqReader } from './rocketmq-reader.js';

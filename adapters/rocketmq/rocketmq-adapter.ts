@@ -18,6 +18,7 @@ import {
   AdapterError,
   abortable,
   checkMessageSize,
+  fanOutSignal,
   type AdapterDeps,
   type BrokerAdapter,
   type Capabilities,
@@ -36,8 +37,10 @@ import {
 import { MAX_TOPIC_LENGTH, type RocketMqConfig } from './config.js';
 import { addressFor, messageGroupFor, messageKeysFor } from './destination.js';
 import {
+  baseClientOptions,
   clientLogger,
   createGuardedProducer,
+  type GuardedClientOptions,
   type ClientErrorSink,
   type RocketMqProducerClient,
 } from './guarded-client.js';
@@ -55,6 +58,7 @@ const ROUTE_GRACE_MS = 30_000;
 export type RocketMqClientFactory = (
   options: ProducerOptions,
   report: ClientErrorSink,
+  extra: GuardedClientOptions,
 ) => RocketMqProducerClient;
 
 export interface RocketMqAdapterInternals {
@@ -143,25 +147,11 @@ export function createRocketMqAdapter(
       }
     };
     const options: ProducerOptions = {
-      endpoints,
-      namespace: config.namespace ?? '',
-      requestTimeout: config.requestTimeoutMs,
+      ...baseClientOptions(config, endpoints),
       maxAttempts: config.maxAttempts,
-      sslEnabled: config.tls,
       logger: clientLogger(log, loud, () => checkConnection(handle as ClientHandle)),
-      ...(config.credentials
-        ? {
-            sessionCredentials: {
-              accessKey: config.credentials.accessKey,
-              accessSecret: config.credentials.secretKey,
-              ...(config.credentials.securityToken
-                ? { securityToken: config.credentials.securityToken }
-                : {}),
-            },
-          }
-        : {}),
     };
-    handle.client = createClient(options, report);
+    handle.client = createClient(options, report, { pinEndpoints: config.routeEndpoints === 'configured' });
     return handle as ClientHandle;
   }
 
@@ -488,7 +478,8 @@ export function createRocketMqAdapter(
       const handle = current;
       if (state !== 'up' || handle === undefined) throw unavailableError();
       if (batch.length === 0) return [];
-      const work = publishBatch(handle, batch, options.signal);
+      const fanned = fanOutSignal(options.signal, batch.length);
+      const work = publishBatch(handle, batch, fanned.signal).finally(fanned.release);
       publishes.add(work);
       void work.finally(() => publishes.delete(work)).catch(() => undefined);
       return work;

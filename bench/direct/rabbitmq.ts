@@ -5,6 +5,7 @@ import type { BenchTarget } from './types.js';
 export const rabbitmqBench: BenchTarget = {
   name: 'rabbitmq',
   config: 'deploy/config/rabbitmq.yaml',
+  unreachableEnv: { RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:1' },
   brokers: ['rabbitmq'],
   destination: (topic) => topic,
   async prepare(topic) {

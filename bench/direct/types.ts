@@ -20,6 +20,13 @@ export interface BenchTarget {
   createDirect(): DirectClient;
   /** Makes `topic` publishable through the gateway (a bound queue, a created topic). */
   prepare?(topic: string): Promise<void>;
+  /**
+   * Environment that points the example config at an endpoint where nothing listens (the relay
+   * drain bench builds its backlog with it). Absent: the broker cannot be made unreachable
+   * (embedded) and the drain is not measured.
+   */
+  readonly unreachableEnv?: Record<string, string>;
   /** Destination name for a topic on this broker (e.g. RocketMQ maps dots). */
+
   destination(topic: string): string;
 }

@@ -79,6 +79,13 @@ const HOST = '127.0.0.1';
 export const PORTS = {
   kafka: 9092,
   kafkaController: 9093,
+  /**
+   * A second Kafka listener for fault tests, advertised at `kafkaProxy`: a fault proxy listening
+   * there and forwarding here stays on the path of every connection, since Kafka clients reconnect
+   * to the advertised address. Nothing listens on `kafkaProxy` unless a test starts a proxy.
+   */
+  kafkaProxied: 19093,
+  kafkaProxy: 19092,
   rocketmqNamesrv: 9876,
   rocketmqGrpc: 8081,
   rocketmqRemoting: 8082,
@@ -745,11 +752,12 @@ function kafkaServerProperties(dataDir: string): string {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${HOST}:${PORTS.kafkaController}
-listeners=PLAINTEXT://${HOST}:${PORTS.kafka},CONTROLLER://${HOST}:${PORTS.kafkaController}
-advertised.listeners=PLAINTEXT://${HOST}:${PORTS.kafka}
+# PROXIED: for fault tests, advertised at the port a fault proxy listens on (see README.md).
+listeners=PLAINTEXT://${HOST}:${PORTS.kafka},CONTROLLER://${HOST}:${PORTS.kafkaController},PROXIED://${HOST}:${PORTS.kafkaProxied}
+advertised.listeners=PLAINTEXT://${HOST}:${PORTS.kafka},PROXIED://${HOST}:${PORTS.kafkaProxy}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT
 log.dirs=${dataDir}
 
 auto.create.topics.enable=true
@@ -1502,7 +1510,7 @@ const HEALTH: Record<BrokerName, () => Promise<void>> = {
 
 /** Ports that must be closed for a broker to count as stopped. */
 const PORTS_OF: Record<BrokerName, number[]> = {
-  kafka: [PORTS.kafka, PORTS.kafkaController],
+  kafka: [PORTS.kafka, PORTS.kafkaController, PORTS.kafkaProxied],
   rocketmq: [PORTS.rocketmqGrpc, PORTS.rocketmqRemoting, PORTS.rocketmqBroker, PORTS.rocketmqNamesrv],
   rabbitmq: [PORTS.rabbitmq],
   postgres: [PORTS.postgres],

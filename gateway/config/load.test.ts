@@ -82,6 +82,16 @@ describe('config loading', () => {
     assert.throws(() => loadConfig({ argv: ['--config', dup], env: {} }), /also listed for tenant "t1"/);
   });
 
+  it('rejects a relay lease no longer than the publish deadline', () => {
+    const file = write(
+      `${MINIMAL}reliability:\n  relay:\n    leaseMs: 5000\nserver:\n  publishTimeoutMs: 5000\n`,
+    );
+    assert.throws(
+      () => loadConfig({ argv: ['--config', file], env: {} }),
+      /leaseMs[\s\S]*must exceed server\.publishTimeoutMs/,
+    );
+  });
+
   it('rejects an unknown broker kind and a bad topic pattern', () => {
     assert.throws(
       () =>

@@ -20,6 +20,8 @@ export interface LoadedConfig {
   readonly baseDir: string;
   /** Notes for the operator, logged at start (e.g. plaintext keys, the development credential). */
   readonly warnings: readonly string[];
+  /** Where it was loaded from, so a live reload reads the same file the same way. */
+  readonly loadOptions: Required<LoadOptions>;
 }
 
 export interface LoadOptions {
@@ -36,6 +38,7 @@ export function developmentConfigInput(env: Readonly<Record<string, string | und
     brokers: { local: { kind: 'embedded', dir: './data' } },
     routes: [{ topic: '**', target: 'local' }],
     tenants: { dev: { keys: ['dev-key'], topics: ['**'] } },
+    admin: { keys: ['dev-admin-key'] },
   };
 }
 
@@ -44,15 +47,17 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const file = configPathFrom(argv) ?? nonEmpty(env.PUBGATE_CONFIG);
+  const loadOptions = { argv, env, cwd };
 
   if (file === undefined) {
     const loaded = validate(developmentConfigInput(env), 'built-in development config', cwd);
     return {
       ...loaded,
+      loadOptions,
       warnings: [
         ...loaded.warnings.filter((w) => !w.includes('plaintext')),
         'no config file given (--config or PUBGATE_CONFIG): running the development default. ' +
-          'API key "dev-key" for tenant "dev" is a development-only credential; never expose this gateway.',
+          'API key "dev-key" for tenant "dev" and admin key "dev-admin-key" are development-only credentials; never expose this gateway.',
       ],
     };
   }
@@ -63,7 +68,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   } catch (error) {
     throw new ConfigError(`cannot read config file ${absolute}: ${(error as Error).message}`);
   }
-  return { ...validate(parseYaml(text, absolute, env), absolute, cwd), source: absolute };
+  return { ...validate(parseYaml(text, absolute, env), absolute, cwd), source: absolute, loadOptions };
 }
 
 /** Parses YAML text, then replaces `${VAR}` / `${VAR:-default}` inside string values. */
@@ -113,7 +118,11 @@ function coerceScalar(text: string): unknown {
   return text;
 }
 
-function validate(input: unknown, source: string, baseDir: string): Omit<LoadedConfig, 'source'> {
+function validate(
+  input: unknown,
+  source: string,
+  baseDir: string,
+): Omit<LoadedConfig, 'source' | 'loadOptions'> {
   const result = configSchema.safeParse(input);
   if (!result.success)
     throw new ConfigError(`${source}: invalid configuration:\n${formatIssues(result.error)}`);

@@ -65,6 +65,10 @@ function rows(schema: JsonSchema, prefix: string, out: string[]): void {
     const description = (child.description ?? '').replace(/\s*Default: [^.]*(\.[0-9][^.]*)*\.?\s*$/, '');
     out.push(`| \`${key}\` | ${cell(typeOf(child))} | ${cell(def)} | ${cell(description)} |`);
     if (child.type === 'object' && child.properties) rows(child, key, out);
+    // A union of objects (e.g. stores.quotas): the options of each variant, `kind` telling them apart.
+    for (const variant of child.anyOf ?? child.oneOf ?? []) {
+      if (variant.type === 'object' && variant.properties) rows(variant, key, out);
+    }
     if (child.type === 'array' && child.items?.properties) rows(child.items, `${key}[]`, out);
   }
 }
@@ -74,6 +78,15 @@ function table(schema: JsonSchema, prefix: string): string {
   rows(schema, prefix, out);
   return out.join('\n');
 }
+
+/** Sections rendered by hand above, with their own layout. */
+const WRITTEN_OUT = new Set(['server', 'log', 'limits', 'brokers', 'routes', 'tenants']);
+const SECTION_INTROS: Record<string, string> = {
+  auth: 'JWT issuers and the failed-authentication limit.',
+  stores: 'Where shared state lives: the outbox, Idempotency-Key entries, quota counters.',
+  breakers:
+    'Circuit breakers, one per broker target; see [Routing and degradation](#routing-and-degradation).',
+};
 
 export function renderConfigReference(): string {
   const root = toJson(configSchema);
@@ -114,11 +127,17 @@ export function renderConfigReference(): string {
     '',
     '### `tenants`',
     '',
-    'Callers: `tenants: { <name>: { keys: […], topics: […] } }`. The tenant always comes from the',
-    'credential. Store keys as `sha256:<hex>` (`printf %s "$KEY" | sha256sum`).',
+    'Callers: `tenants: { <name>: { keys: […], topics: […], quota: {…} } }`. The tenant always comes',
+    'from the credential (an API key, or a JWT of an issuer under `auth.jwt`). Store keys as',
+    '`sha256:<hex>` (`printf %s "$KEY" | sha256sum`).',
     '',
     table(tenants, 'tenants.<name>'),
     '',
+    // Every other top-level section, in schema order, introduced by its own description: a new
+    // section is documented here the moment it is added to the schema.
+    ...Object.keys(props)
+      .filter((name) => !WRITTEN_OUT.has(name))
+      .map((name) => section(name, SECTION_INTROS[name] ?? props[name]!.description ?? '')),
   ].join('\n');
 }
 

@@ -16,6 +16,7 @@ export const GATEWAY_ERRORS = {
   GW_ERR_INVALID_MESSAGE_KEY: { status: 400, title: 'Invalid message key', retriable: false },
   GW_ERR_INVALID_BATCH: { status: 400, title: 'Invalid batch', retriable: false },
   GW_ERR_INVALID_QUERY: { status: 400, title: 'Invalid query parameter', retriable: false },
+  GW_ERR_IDEMPOTENCY_KEY_INVALID: { status: 400, title: 'Invalid Idempotency-Key', retriable: false },
   // 401/403 — who the caller is and what it may do.
   GW_ERR_UNAUTHENTICATED: { status: 401, title: 'Missing or invalid credentials', retriable: false },
   GW_ERR_FORBIDDEN_TOPIC: { status: 403, title: 'Topic not granted to this tenant', retriable: false },
@@ -30,6 +31,17 @@ export const GATEWAY_ERRORS = {
     title: 'The topic cannot be read through the gateway',
     retriable: false,
   },
+  // 409/422 — Idempotency-Key conflicts.
+  GW_ERR_IDEMPOTENCY_IN_FLIGHT: {
+    status: 409,
+    title: 'A request with this Idempotency-Key is still in flight',
+    retriable: true,
+  },
+  GW_ERR_IDEMPOTENCY_MISMATCH: {
+    status: 422,
+    title: 'Idempotency-Key reused with a different request',
+    retriable: false,
+  },
   // 413/415 — what the route accepts.
   GW_ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body too large for this route', retriable: false },
   GW_ERR_MESSAGE_TOO_LARGE: { status: 413, title: 'Message too large for the broker', retriable: false },
@@ -37,6 +49,18 @@ export const GATEWAY_ERRORS = {
     status: 415,
     title: 'Content type not accepted by this route',
     retriable: false,
+  },
+  // 429 — the caller is over a limit; retry after Retry-After (RateLimit and RateLimit-Policy agree).
+  GW_ERR_QUOTA_EXCEEDED: { status: 429, title: 'Tenant quota exceeded', retriable: true },
+  GW_ERR_TENANT_BUSY: {
+    status: 429,
+    title: 'Too many requests of this tenant in progress',
+    retriable: true,
+  },
+  GW_ERR_TOO_MANY_AUTH_FAILURES: {
+    status: 429,
+    title: 'Too many failed authentications from this client',
+    retriable: true,
   },
   // 500/503 — our side. Nothing was kept unless the body says otherwise; safe to retry.
   GW_ERR_INTERNAL: { status: 500, title: 'Internal error', retriable: true },
@@ -47,12 +71,38 @@ export const GATEWAY_ERRORS = {
     retriable: true,
   },
   GW_ERR_BROKER_REJECTED: { status: 503, title: 'Broker refused the message', retriable: false },
+  GW_ERR_BREAKER_OPEN: {
+    status: 503,
+    title: "The broker target's circuit breaker is open; the broker was not called",
+    retriable: true,
+  },
   GW_ERR_UNROUTABLE: {
     status: 503,
     title: 'Broker could not route the message to any queue',
     retriable: false,
   },
   GW_ERR_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down', retriable: true },
+  GW_ERR_OVERLOADED: {
+    status: 503,
+    title: 'Gateway overloaded; lower-priority requests are shed first',
+    retriable: true,
+  },
+  GW_ERR_AUTH_UNAVAILABLE: {
+    status: 503,
+    title: "The token issuer's signing keys are unavailable",
+    retriable: true,
+  },
+  GW_ERR_OUTBOX_FULL: { status: 503, title: 'Outbox full; the message was not accepted', retriable: true },
+  GW_ERR_OUTBOX_UNAVAILABLE: {
+    status: 503,
+    title: 'Outbox cannot be written; the message was not accepted',
+    retriable: true,
+  },
+  GW_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    title: 'A store the request needs is unavailable (e.g. idempotency)',
+    retriable: true,
+  },
 } as const satisfies Record<string, GatewayErrorSpec>;
 
 export interface GatewayErrorSpec {
@@ -100,7 +150,7 @@ export class GatewayError extends Error {
     this.retriable = spec.retriable;
     this.headers = options.headers ?? {};
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
-    else if (spec.status === 503) this.retryAfterSeconds = 1;
+    else if (spec.status === 503 || spec.status === 429) this.retryAfterSeconds = 1;
     if (options.errors !== undefined) this.errors = options.errors;
   }
 }

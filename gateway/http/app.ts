@@ -2,15 +2,20 @@ import express, { type Express } from 'express';
 import type { Logger } from '../../adapters/core/index.js';
 import { GatewayError } from '../errors/registry.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { createAdminRoutes, type AdminRoutesDeps } from './admin-routes.js';
 import { createRequestObserver } from './middleware.js';
 import { createErrorHandler, sendProblem } from './problem.js';
 import { createPublishRoutes, type PublishRoutesDeps } from './publish-routes.js';
+import { createReloadRoutes, type ReloadRoutesDeps } from './reload-routes.js';
 import { createSystemRoutes, type SystemRoutesDeps } from './system-routes.js';
 
-export interface AppDeps extends PublishRoutesDeps, SystemRoutesDeps {
+export interface AppDeps
+  extends PublishRoutesDeps, SystemRoutesDeps, Omit<AdminRoutesDeps, 'outbox' | 'now'> {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   readonly trustProxy: boolean;
+  /** Live reload through the admin API; absent: no reload endpoint. */
+  readonly reloadConfig?: ReloadRoutesDeps['reloadConfig'];
 }
 
 /** The express app: request observation, system routes, the v1 API, 404 and error handling. */
@@ -37,6 +42,12 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(createSystemRoutes(deps));
   app.use(createPublishRoutes(deps));
+  if (deps.adminKeys.length > 0) {
+    if (deps.reloadConfig) {
+      app.use(createReloadRoutes({ adminKeys: deps.adminKeys, reloadConfig: deps.reloadConfig }));
+    }
+    app.use(createAdminRoutes(deps));
+  }
   app.use((req, res) => {
     sendProblem(req, res, new GatewayError('GW_ERR_NOT_FOUND', `no resource at ${req.method} ${req.path}`));
   });

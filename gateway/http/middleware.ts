@@ -31,6 +31,17 @@ export function createRequestObserver(deps: { logger: Logger; metrics: GatewayMe
       if (res.statusCode >= 400 && state.errorCode !== undefined) {
         deps.metrics.rejected.inc({ tenant: state.tenant ?? 'anonymous', code: state.errorCode });
       }
+      if (state.policyContext !== undefined) {
+        // A topic request (the policies ran): count it for its tenant.
+        const labels = {
+          tenant: state.tenant ?? 'anonymous',
+          outcome: res.statusCode < 300 ? 'accepted' : res.statusCode === 429 ? 'throttled' : 'rejected',
+        };
+        deps.metrics.tenantRequests.inc(labels);
+        const declared = Number(req.headers['content-length']);
+        const bytes = state.bytes ?? (Number.isSafeInteger(declared) && declared > 0 ? declared : 0);
+        if (bytes > 0) deps.metrics.tenantBytes.inc(labels, bytes);
+      }
       const fields = {
         requestId: state.requestId,
         method: req.method,

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../../adapters/core/index.js';
-import type { RejectionReason } from '../../policies/core/index.js';
+import type { Rejection, RejectionReason } from '../../policies/core/index.js';
 import { GatewayError, toProblem, type GatewayErrorCode } from '../errors/registry.js';
 import { requestState } from './request-state.js';
 
@@ -26,15 +26,17 @@ const REJECTION_CODES: Record<RejectionReason, GatewayErrorCode> = {
   'forbidden-topic': 'GW_ERR_FORBIDDEN_TOPIC',
   'reserved-topic': 'GW_ERR_RESERVED_TOPIC',
   'tenant-header': 'GW_ERR_TENANT_HEADER',
+  'auth-unavailable': 'GW_ERR_AUTH_UNAVAILABLE',
+  'too-many-auth-failures': 'GW_ERR_TOO_MANY_AUTH_FAILURES',
+  'quota-exceeded': 'GW_ERR_QUOTA_EXCEEDED',
+  'tenant-busy': 'GW_ERR_TENANT_BUSY',
+  overloaded: 'GW_ERR_OVERLOADED',
 };
 
-export function gatewayErrorFromRejection(rejection: {
-  reason: RejectionReason;
-  detail: string;
-  headers?: Readonly<Record<string, string>>;
-}): GatewayError {
+export function gatewayErrorFromRejection(rejection: Rejection): GatewayError {
   return new GatewayError(REJECTION_CODES[rejection.reason], rejection.detail, {
     ...(rejection.headers === undefined ? {} : { headers: rejection.headers }),
+    ...(rejection.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: rejection.retryAfterSeconds }),
   });
 }
 

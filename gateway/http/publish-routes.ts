@@ -1,7 +1,8 @@
 /**
  * The v1 message API: publish one message (raw body), publish a batch (JSON), read messages back
  * from a readable target. Every path runs the same steps in the same order:
- * topic syntax → policies (auth, ACL) → route → media type → body (size) → content → publish.
+ * topic syntax → policies stage 1 (auth, ACL, request quota, bulkhead) → route → media type →
+ * body (size) → content → policies stage 2 (message and byte quotas) → publish.
  */
 import { Router, type Request, type Response } from 'express';
 import { v7 as uuidv7 } from 'uuid';
@@ -9,23 +10,27 @@ import { z } from 'zod';
 import {
   isReadable,
   type MessageEnvelope,
-  type PublishResult,
+  type PublishReceipt,
   type StoredMessage,
 } from '../../adapters/core/index.js';
+import type { Sequencer } from '../../adapters/reliability/sequence.js';
 import { isReservedTopic } from '../../policies/acl/index.js';
-import type { Policy, PublishContext } from '../../policies/core/index.js';
-import type { GatewayConfig, RouteConfig } from '../config/schema.js';
+import { runCleanup, type Policy, type PublishContext } from '../../policies/core/index.js';
+import type { Idempotency } from '../../policies/idempotency/index.js';
+import type { Outbox } from '../../adapters/reliability/outbox/outbox.js';
+import type { DeliveryMode, GatewayConfig, RouteConfig } from '../config/schema.js';
 import { gatewayErrorFromAdapter } from '../errors/adapter-errors.js';
 import { GatewayError, toProblem, type ProblemItem } from '../errors/registry.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { acceptsMediaType, isJsonMediaType, parseMediaType } from '../publish/content-type.js';
 import { parseJsonBody } from '../publish/json.js';
 import type { Publisher } from '../publish/publisher.js';
+import type { Delivery, DeliveryOutcome } from '../publish/delivery.js';
 import { checkHeaders, checkMessageId, checkMessageKey, checkTopic } from '../publish/validation.js';
 import type { ResolvedRoute, Router as TopicRouter } from '../routing.js';
 import type { Targets } from '../targets.js';
 import { readBody } from './body.js';
-import { gatewayErrorFromRejection, sendProblem } from './problem.js';
+import { gatewayErrorFromRejection, PROBLEM_JSON, sendProblem } from './problem.js';
 import { requestState } from './request-state.js';
 
 export interface PublishRoutesDeps {
@@ -38,6 +43,21 @@ export interface PublishRoutesDeps {
   readonly now: () => number;
   /** Aborts every in-flight publish when the gateway is forced down. */
   readonly shutdownSignal: AbortSignal;
+  /** Stamps pubgate-seq / pubgate-producer on every envelope (adapters/reliability/sequence.ts). */
+  readonly sequencer: Pick<Sequencer, 'stamp'>;
+  readonly delivery: Delivery;
+  readonly idempotency: Idempotency;
+  /** Message status lookups (GET /v1/messages/{id}). */
+  readonly outbox: Outbox;
+  /** Authentication alone (who is calling), for requests that name no topic. */
+  readonly authenticate: Policy;
+}
+
+/** An answer before it is sent; kept as-is for Idempotency-Key replays. */
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: unknown;
 }
 
 /** HTTP headers always copied onto a message: CloudEvents binary mode and W3C trace context. */
@@ -67,14 +87,37 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
       topic,
       headerNames: Object.keys(req.headers),
       ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }),
+      ...(req.ip === undefined ? {} : { clientAddress: req.ip }),
+      cleanup: [],
     };
+    // Policies may hold resources until the answer is out (a bulkhead slot): release on close.
+    res.once('close', () => runCleanup(context));
+    state.policyContext = context;
     const outcome = await deps.policy.evaluate(context);
     if (context.principal) state.tenant = context.principal.tenant;
     if (!outcome.ok) throw gatewayErrorFromRejection(outcome.rejection);
-    const resolved = deps.router.resolve(topic);
+    // A tenant namespace may have prefixed the topic: route and publish the prefixed name.
+    const routed = context.topic;
+    if (routed !== topic) {
+      throwIf(checkTopic(routed, limits));
+      state.topic = routed;
+    }
+    const resolved = deps.router.resolve(routed);
     if (!resolved)
-      throw new GatewayError('GW_ERR_NO_ROUTE', `no route in the configuration matches topic "${topic}"`);
+      throw new GatewayError('GW_ERR_NO_ROUTE', `no route in the configuration matches topic "${routed}"`);
     return resolved;
+  }
+
+  /** Stage 2 of the policies, once the body is read: message and byte quotas. */
+  async function admitContent(res: Response, messages: number, bytes: number): Promise<void> {
+    const state = requestState(res);
+    state.bytes = bytes;
+    const context = state.policyContext;
+    if (!context || !deps.policy.evaluateContent) return;
+    context.messages = messages;
+    context.bytes = bytes;
+    const outcome = await deps.policy.evaluateContent(context);
+    if (!outcome.ok) throw gatewayErrorFromRejection(outcome.rejection);
   }
 
   function publishSignal(req: Request, res: Response): AbortSignal {
@@ -101,7 +144,7 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
       contentType: string;
     },
   ): MessageEnvelope {
-    return {
+    return deps.sequencer.stamp({
       id: input.id ?? uuidv7(),
       tenant: requestState(res).tenant!,
       topic: requestState(res).topic!,
@@ -111,7 +154,137 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
       contentType: input.contentType,
       headers: input.headers,
       createdAt: deps.now(),
-    };
+    });
+  }
+
+  function parseIdempotencyKey(req: Request): string | undefined {
+    const parsed = deps.idempotency.parseKey(req.headersDistinct['idempotency-key']);
+    if (parsed.kind === 'invalid') {
+      deps.metrics.idempotency.inc({ outcome: 'invalid' });
+      throw new GatewayError('GW_ERR_IDEMPOTENCY_KEY_INVALID', parsed.detail);
+    }
+    return parsed.kind === 'key' ? parsed.key : undefined;
+  }
+
+  /** Which mode serves this request: the route's, or async when asked for (Prefer) and allowed. */
+  function deliveryMode(req: Request, route: RouteConfig): { mode: DeliveryMode; applied: boolean } {
+    const prefersAsync = (req.headersDistinct.prefer ?? []).some((value) =>
+      value.split(',').some(
+        (token) =>
+          token
+            .trim()
+            .split(/[;=\s]/, 1)[0]!
+            .toLowerCase() === 'respond-async',
+      ),
+    );
+    if (route.delivery === 'async') return { mode: 'async', applied: prefersAsync };
+    if (prefersAsync && route.allowAsync) return { mode: 'async', applied: true };
+    return { mode: route.delivery, applied: false };
+  }
+
+  /**
+   * A sync request on a `degrade: reject` route whose every target is cut off by an open breaker
+   * is answered before its body is read: nothing would be tried anyway, and an open breaker exists
+   * to make that answer cheap (no body read, parse, envelope or store work).
+   */
+  function refuseWhileCutOff(resolved: ResolvedRoute, mode: DeliveryMode): void {
+    if (resolved.route.degrade !== 'reject' || mode !== 'sync') return;
+    let soonest: Extract<DeliveryOutcome, { kind: 'unavailable' }> | undefined;
+    for (const target of resolved.candidates) {
+      const up = deps.publisher.availability(target);
+      if (up.ok || up.reason !== 'breaker-open') return;
+      if (!soonest || up.retryAfterMs < soonest.retryAfterMs) {
+        soonest = { kind: 'unavailable', target, reason: up.reason, retryAfterMs: up.retryAfterMs };
+      }
+    }
+    if (!soonest) return;
+    deps.metrics.degraded.inc({ route: resolved.route.topic, action: 'reject' });
+    throw errorOf(soonest, config.server.retryAfterSeconds);
+  }
+
+  /**
+   * Produces the answer, under the Idempotency-Key when there is one: replays a completed answer,
+   * refuses a key in flight (409) or reused for another request (422), answers 503 when the store
+   * is down, and stores the new answer (5xx answers release the key instead).
+   */
+  async function respond(
+    req: Request,
+    res: Response,
+    key: string | undefined,
+    fingerprint: () => string,
+    produce: () => Promise<Answer>,
+  ): Promise<void> {
+    if (key === undefined) {
+      send(res, await produce());
+      return;
+    }
+    const state = requestState(res);
+    const decision = await deps.idempotency.begin({
+      tenant: state.tenant!,
+      method: req.method,
+      path: req.path,
+      key,
+      fingerprint: fingerprint(),
+    });
+    deps.metrics.idempotency.inc({
+      outcome:
+        decision.kind === 'proceed' ? 'acquired' : decision.kind === 'replay' ? 'replayed' : decision.kind,
+    });
+    switch (decision.kind) {
+      case 'replay':
+        for (const [name, value] of Object.entries(decision.response.headers)) res.setHeader(name, value);
+        res.setHeader('idempotent-replayed', 'true');
+        res.status(decision.response.status).send(decision.response.body);
+        return;
+      case 'in-flight':
+        throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_FLIGHT', decision.detail, {
+          retryAfterSeconds: config.server.retryAfterSeconds,
+        });
+      case 'mismatch':
+        throw new GatewayError('GW_ERR_IDEMPOTENCY_MISMATCH', decision.detail);
+      case 'unavailable':
+        throw new GatewayError(
+          'GW_ERR_STORE_UNAVAILABLE',
+          `${decision.detail}; the request was not processed (deduplication is never skipped)`,
+          { retryAfterSeconds: config.server.retryAfterSeconds },
+        );
+      case 'proceed':
+        break;
+    }
+    let answer: Answer;
+    try {
+      answer = await produce();
+    } catch (error) {
+      const failure =
+        error instanceof GatewayError
+          ? error
+          : new GatewayError('GW_ERR_INTERNAL', 'internal error', { cause: error });
+      const problem = toProblem(failure, {
+        instance: req.originalUrl.split('?', 1)[0]!,
+        requestId: state.requestId,
+      });
+      const stored = await decision.finish({
+        status: failure.status,
+        headers: { 'content-type': PROBLEM_JSON, ...failure.headers },
+        body: JSON.stringify(problem),
+      });
+      if (stored.kind === 'unavailable') deps.metrics.idempotency.inc({ outcome: 'unavailable' });
+      throw error;
+    }
+    const body = JSON.stringify(answer.body);
+    const stored = await decision.finish({
+      status: answer.status,
+      headers: { ...answer.headers, 'content-type': 'application/json; charset=utf-8' },
+      body,
+    });
+    // The message is accepted either way; a later retry could not be deduplicated, so say so in logs.
+    if (stored.kind === 'unavailable') deps.metrics.idempotency.inc({ outcome: 'unavailable' });
+    send(res, answer);
+  }
+
+  function send(res: Response, answer: Answer): void {
+    for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+    res.status(answer.status).json(answer.body);
   }
 
   function acceptedType(route: RouteConfig, header: string | undefined) {
@@ -133,6 +306,9 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
 
   router.post('/v1/topics/:topic/messages', async (req, res) => {
     const resolved = await admit(req, res, 'publish');
+    const { mode, applied } = deliveryMode(req, resolved.route);
+    refuseWhileCutOff(resolved, mode);
+    const idempotencyKey = parseIdempotencyKey(req);
     const media = acceptedType(resolved.route, req.headers['content-type']);
     const id = singleHeader(req, 'message-id');
     if (id !== undefined) throwIf(checkMessageId(id));
@@ -147,6 +323,7 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
       const parsed = parseJsonBody(payload, limits.maxJsonDepth);
       if ('error' in parsed) throw parsed.error;
     }
+    await admitContent(res, 1, payload.length);
     const envelope = envelopeFor(req, res, resolved, {
       ...(id === undefined ? {} : { id }),
       ...(key === undefined ? {} : { key }),
@@ -156,15 +333,37 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     });
     throwIf(deps.publisher.check(resolved, envelope));
 
-    const [result] = await deps.publisher.publish(resolved, [envelope], publishSignal(req, res));
-    if (!result!.ok) {
-      throw gatewayErrorFromAdapter(result!.error, resolved.target, config.server.retryAfterSeconds);
-    }
-    res.status(201).location(`/v1/messages/${envelope.id}`).json(confirmedBody(envelope, result!));
+    const fingerprint = () =>
+      deps.idempotency.fingerprint({
+        topic: envelope.topic,
+        body: payload,
+        headers: {
+          ...checked.headers,
+          'content-type': media.full,
+          ...(id === undefined ? {} : { 'message-id': id }),
+          ...(key === undefined ? {} : { 'message-key': key }),
+          mode,
+        },
+      });
+    await respond(req, res, idempotencyKey, fingerprint, async () => {
+      const [outcome] = await deps.delivery.deliver(resolved, [envelope], mode, publishSignal(req, res));
+      if (outcome!.kind === 'failed' || outcome!.kind === 'unavailable') {
+        throw errorOf(outcome!, config.server.retryAfterSeconds);
+      }
+      const headers: Record<string, string> = { location: statusUrl(envelope.id) };
+      if (applied && outcome!.kind === 'queued') headers['preference-applied'] = 'respond-async';
+      if (outcome!.kind === 'confirmed') {
+        return { status: 201, headers, body: confirmedBody(envelope, outcome!.receipt) };
+      }
+      return { status: 202, headers, body: pendingBody(envelope, outcome!) };
+    });
   });
 
   router.post('/v1/topics/:topic/messages/batch', async (req, res) => {
     const resolved = await admit(req, res, 'publish');
+    const { mode, applied } = deliveryMode(req, resolved.route);
+    refuseWhileCutOff(resolved, mode);
+    const idempotencyKey = parseIdempotencyKey(req);
     acceptedType({ ...resolved.route, contentTypes: ['application/json'] }, req.headers['content-type']);
     const body = await readBody(req, resolved.route.maxBodyBytes);
     const parsed = parseJsonBody(body, limits.maxJsonDepth + 3);
@@ -173,6 +372,7 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     if (!batch.success) {
       throw new GatewayError('GW_ERR_INVALID_BATCH', describeZodError(batch.error));
     }
+    await admitContent(res, batch.data.messages.length, body.length);
 
     const problems: { index: number; error: GatewayError }[] = [];
     const envelopes: MessageEnvelope[] = [];
@@ -193,38 +393,91 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     });
     if (problems.length > 0) throw batchProblem(problems);
 
-    const results = await deps.publisher.publish(resolved, envelopes, publishSignal(req, res));
-    const failures = results.flatMap((result, index) => (result.ok ? [] : [{ index, result }]));
-    if (failures.length === results.length) {
-      // Nothing was confirmed: answer like a single publish would, listing each message's error.
-      const first = failures[0]!.result as Extract<PublishResult, { ok: false }>;
-      const error = gatewayErrorFromAdapter(first.error, resolved.target, config.server.retryAfterSeconds);
-      throw new GatewayError(error.code, error.message, {
-        ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
-        errors: failures.map(({ index, result }) => {
-          const item = gatewayErrorFromAdapter(
-            (result as Extract<PublishResult, { ok: false }>).error,
-            resolved.target,
-            config.server.retryAfterSeconds,
-          );
-          return { index, code: item.code, detail: item.message };
-        }),
-      });
-    }
-    const state = requestState(res);
-    res.status(failures.length === 0 ? 201 : 207).json({
-      topic: state.topic,
-      results: results.map((result, index) => {
-        const envelope = envelopes[index]!;
-        if (result.ok) return { index, ...confirmedBody(envelope, result) };
-        const error = gatewayErrorFromAdapter(result.error, resolved.target, config.server.retryAfterSeconds);
-        return {
+    const fingerprint = () =>
+      deps.idempotency.fingerprint({ topic: requestState(res).topic!, body, headers: { mode } });
+    await respond(req, res, idempotencyKey, fingerprint, async () => {
+      const outcomes = await deps.delivery.deliver(resolved, envelopes, mode, publishSignal(req, res));
+      const failures = outcomes.flatMap((outcome, index) =>
+        outcome.kind === 'failed' || outcome.kind === 'unavailable' ? [{ index, outcome }] : [],
+      );
+      if (failures.length === outcomes.length) {
+        // Nothing was accepted: answer like a single publish would, listing each message's error.
+        const errors = failures.map(({ index, outcome }) => ({
           index,
-          id: envelope.id,
-          status: 'failed',
-          error: toProblem(error, { requestId: state.requestId }),
-        };
-      }),
+          error: errorOf(outcome, config.server.retryAfterSeconds),
+        }));
+        const first = errors[0]!.error;
+        throw new GatewayError(first.code, first.message, {
+          ...(first.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: first.retryAfterSeconds }),
+          errors: errors.map(({ index, error }) => ({ index, code: error.code, detail: error.message })),
+        });
+      }
+      const state = requestState(res);
+      const pending = outcomes.some((o) => o.kind === 'queued' || o.kind === 'accepted');
+      const headers: Record<string, string> = {};
+      if (applied && outcomes.some((o) => o.kind === 'queued'))
+        headers['preference-applied'] = 'respond-async';
+      return {
+        status: failures.length > 0 ? 207 : pending ? 202 : 201,
+        headers,
+        body: {
+          topic: state.topic,
+          results: outcomes.map((outcome, index) => {
+            const envelope = envelopes[index]!;
+            if (outcome.kind === 'confirmed') return { index, ...confirmedBody(envelope, outcome.receipt) };
+            if (outcome.kind === 'queued' || outcome.kind === 'accepted') {
+              return { index, ...pendingBody(envelope, outcome) };
+            }
+            const error = errorOf(outcome, config.server.retryAfterSeconds);
+            return {
+              index,
+              id: envelope.id,
+              status: 'failed',
+              error: toProblem(error, { requestId: state.requestId }),
+            };
+          }),
+        },
+      };
+    });
+  });
+
+  router.get('/v1/messages/:id', async (req, res) => {
+    const state = requestState(res);
+    const context: PublishContext = {
+      requestId: state.requestId,
+      operation: 'read',
+      topic: '',
+      headerNames: Object.keys(req.headers),
+      ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }),
+    };
+    const outcome = await deps.authenticate.evaluate(context);
+    if (context.principal) state.tenant = context.principal.tenant;
+    if (!outcome.ok) throw gatewayErrorFromRejection(outcome.rejection);
+    const id = String(req.params.id ?? '');
+    let status;
+    try {
+      status = await deps.outbox.status(context.principal!.tenant, id);
+    } catch (error) {
+      throw new GatewayError(
+        'GW_ERR_OUTBOX_UNAVAILABLE',
+        `message status is unavailable: ${(error as Error).message}`,
+        {
+          retryAfterSeconds: config.server.retryAfterSeconds,
+        },
+      );
+    }
+    // Another tenant's message is indistinguishable from an unknown one.
+    if (!status) throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${id} is known for your tenant`);
+    state.topic = status.topic;
+    res.json({
+      id: status.id,
+      topic: status.topic,
+      status: status.state,
+      attempts: status.attempts,
+      ...(status.receipt === undefined ? {} : { receipt: receiptBody(status.receipt) }),
+      ...(status.lastError === undefined ? {} : { lastError: status.lastError }),
+      createdAt: new Date(status.createdAt).toISOString(),
+      updatedAt: new Date(status.updatedAt).toISOString(),
     });
   });
 
@@ -375,20 +628,62 @@ function batchProblem(problems: { index: number; error: GatewayError }[]): Gatew
   return new GatewayError('GW_ERR_INVALID_BATCH', summary, { errors: items });
 }
 
-function confirmedBody(envelope: MessageEnvelope, result: Extract<PublishResult, { ok: true }>) {
-  const { broker, target, partition, offset, brokerMessageId } = result.receipt;
+/**
+ * The answer for a message that was not accepted: the broker's error, or — for a target that was
+ * not tried — 503 GW_ERR_BREAKER_OPEN with Retry-After = the time until the breaker's probe
+ * (rounded up, at least 1 s), or GW_ERR_BROKER_UNAVAILABLE for a target that never connected.
+ */
+function errorOf(
+  outcome: Extract<DeliveryOutcome, { kind: 'failed' | 'unavailable' }>,
+  retryAfterSeconds: number,
+): GatewayError {
+  if (outcome.kind === 'failed') {
+    return gatewayErrorFromAdapter(outcome.error, outcome.target, retryAfterSeconds);
+  }
+  if (outcome.reason === 'breaker-open') {
+    return new GatewayError(
+      'GW_ERR_BREAKER_OPEN',
+      `target ${outcome.target} is cut off by its circuit breaker after repeated broker failures; nothing was kept`,
+      { retryAfterSeconds: Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)) },
+    );
+  }
+  return new GatewayError(
+    'GW_ERR_BROKER_UNAVAILABLE',
+    `target ${outcome.target} has not connected to its broker yet; nothing was kept`,
+    { retryAfterSeconds },
+  );
+}
+
+function confirmedBody(envelope: MessageEnvelope, receipt: PublishReceipt) {
   return {
     id: envelope.id,
     topic: envelope.topic,
     status: 'confirmed' as const,
-    receipt: {
-      broker,
-      target,
-      ...(partition === undefined ? {} : { partition }),
-      ...(offset === undefined ? {} : { offset }),
-      ...(brokerMessageId === undefined ? {} : { brokerMessageId }),
-    },
+    receipt: receiptBody(receipt),
   };
+}
+
+function receiptBody(receipt: PublishReceipt) {
+  const { broker, target, partition, offset, brokerMessageId } = receipt;
+  return {
+    broker,
+    target,
+    ...(partition === undefined ? {} : { partition }),
+    ...(offset === undefined ? {} : { offset }),
+    ...(brokerMessageId === undefined ? {} : { brokerMessageId }),
+  };
+}
+
+function statusUrl(id: string): string {
+  return `/v1/messages/${encodeURIComponent(id)}`;
+}
+
+/** 202 bodies: `queued` (in the outbox, durable) or `accepted` (fire-and-forget, not durable). */
+function pendingBody(
+  envelope: MessageEnvelope,
+  outcome: Extract<DeliveryOutcome, { kind: 'queued' | 'accepted' }>,
+) {
+  return { id: envelope.id, topic: envelope.topic, status: outcome.kind, statusUrl: statusUrl(envelope.id) };
 }
 
 function readBodyOf(message: StoredMessage) {

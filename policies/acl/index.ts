@@ -1,2 +1,2 @@
 export { createTopicAclPolicy, isReservedTopic, type TopicAclConfig } from './topic-acl.policy.js';
-export { compileTopicPattern, type TopicMatcher } from './topic-pattern.js';
+export { TOPIC_PATTERN_SYNTAX, compileTopicPattern, type TopicMatcher } from './topic-pattern.js';

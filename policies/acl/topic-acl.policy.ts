@@ -2,8 +2,13 @@ import { PASS, reject, type Policy } from '../core/index.js';
 import { compileTopicPattern, type TopicMatcher } from './topic-pattern.js';
 
 export interface TopicAclConfig {
-  /** tenant name → topic patterns it may publish to and read. */
-  readonly tenants: Readonly<Record<string, { readonly topics: readonly string[] }>>;
+  /**
+   * tenant name → topic patterns it may publish to and read, and an optional namespace: a prefix
+   * segment put in front of every topic the tenant names (grants are written without it).
+   */
+  readonly tenants: Readonly<
+    Record<string, { readonly topics: readonly string[]; readonly namespace?: string | undefined }>
+  >;
 }
 
 /**
@@ -33,10 +38,20 @@ export function isReservedTopic(topic: string): boolean {
   return RESERVED_TOPICS.some((pattern) => pattern.test(topic));
 }
 
-/** Refuses reserved topics, tenant-choosing headers, and topics outside the tenant's grants. */
+/**
+ * Refuses reserved topics, tenant-choosing headers, and topics outside the tenant's grants: the
+ * configured patterns plus any the credential itself grants (JWT scopes or claims; the issuer is
+ * trusted to grant them). With a namespace, the tenant names topics relative to it, grants match
+ * that relative name, and context.topic becomes `<namespace>.<topic>` for routing and the broker.
+ */
 export function createTopicAclPolicy(config: TopicAclConfig): Policy {
   const grants = new Map<string, TopicMatcher[]>(
     Object.entries(config.tenants).map(([tenant, { topics }]) => [tenant, topics.map(compileTopicPattern)]),
+  );
+  const namespaces = new Map<string, string>(
+    Object.entries(config.tenants).flatMap(([tenant, { namespace }]) =>
+      namespace === undefined ? [] : [[tenant, namespace]],
+    ),
   );
   return {
     name: 'acl',
@@ -53,9 +68,14 @@ export function createTopicAclPolicy(config: TopicAclConfig): Policy {
       }
       const tenant = context.principal?.tenant;
       const allowed = tenant === undefined ? undefined : grants.get(tenant);
-      if (!allowed?.some((grant) => grant.match(context.topic) !== undefined)) {
+      const granted =
+        allowed?.some((grant) => grant.match(context.topic) !== undefined) ||
+        context.principal?.topics?.some((pattern) => compileTopicPattern(pattern).match(context.topic));
+      if (tenant === undefined || !granted) {
         return reject('forbidden-topic', `tenant ${tenant ?? '(none)'} may not use topic "${context.topic}"`);
       }
+      const namespace = namespaces.get(tenant);
+      if (namespace !== undefined) context.topic = `${namespace}.${context.topic}`;
       return PASS;
     },
   };

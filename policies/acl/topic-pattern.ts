@@ -8,6 +8,9 @@ export interface TopicMatcher {
   match(topic: string): string[] | undefined;
 }
 
+/** A valid pattern: dot-separated segments of [A-Za-z0-9_-], `*` or `**`. */
+export const TOPIC_PATTERN_SYNTAX = /^(\*\*|\*|[A-Za-z0-9_-]+)(\.(\*\*|\*|[A-Za-z0-9_-]+))*$/;
+
 export function compileTopicPattern(pattern: string): TopicMatcher {
   const source = pattern
     .split('.')

@@ -1,45 +1,55 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { PASS, reject, type Policy } from '../core/index.js';
+import { PASS, reject, type Policy, type PolicyOutcome, type PublishContext } from '../core/index.js';
+import { INVALID_TOKEN, bearerToken } from './bearer.js';
 
 export interface ApiKeyPolicyConfig {
   /** tenant name → its keys, each `sha256:<hex>` or the plaintext key (hashed here, once). */
   readonly tenants: Readonly<Record<string, { readonly keys: readonly string[] }>>;
 }
 
-const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="pubgate"' };
+export interface ApiKeyAuthenticator {
+  /** Verifies `token` as an API key; on success sets context.principal. */
+  authenticate(token: string, context: PublishContext): PolicyOutcome;
+}
 
 /**
- * Authenticates `Authorization: Bearer <api key>`. Keys are kept only as SHA-256 digests; the
- * presented key is hashed and compared in constant time against every known digest, so neither
- * the key's length nor which tenant matched changes the time taken.
+ * API keys are kept only as SHA-256 digests. The presented key is hashed once and looked up by its
+ * digest in a map; the one candidate found (or a dummy, when none is) is then compared with
+ * timingSafeEqual. The work is the same whatever the key's length or whether it exists, and the
+ * map lookup is keyed by a digest the caller cannot steer, so timing reveals nothing useful.
  */
-export function createApiKeyPolicy(config: ApiKeyPolicyConfig): Policy {
-  const entries: { digest: Buffer; tenant: string }[] = [];
+export function createApiKeyAuthenticator(config: ApiKeyPolicyConfig): ApiKeyAuthenticator {
+  const byDigest = new Map<string, { digest: Buffer; tenant: string }>();
   for (const [tenant, { keys }] of Object.entries(config.tenants)) {
-    for (const key of keys) entries.push({ digest: digestOf(key), tenant });
+    for (const key of keys) {
+      const digest = digestOf(key);
+      byDigest.set(digest.toString('hex'), { digest, tenant });
+    }
   }
+  const dummy = Buffer.alloc(32);
+  return {
+    authenticate(token, context) {
+      const presented = sha256(token);
+      const candidate = byDigest.get(presented.toString('hex'));
+      const equal = timingSafeEqual(candidate?.digest ?? dummy, presented);
+      if (!equal || candidate === undefined) {
+        return reject('unauthenticated', 'the API key is not valid', INVALID_TOKEN);
+      }
+      context.principal = { tenant: candidate.tenant, method: 'api-key' };
+      return PASS;
+    },
+  };
+}
+
+/** Authenticates `Authorization: Bearer <api key>` (API keys only; see auth.policy.ts for both). */
+export function createApiKeyPolicy(config: ApiKeyPolicyConfig): Policy {
+  const authenticator = createApiKeyAuthenticator(config);
   return {
     name: 'auth',
     evaluate(context) {
-      const header = context.authorization;
-      if (header === undefined || header === '') {
-        return reject('unauthenticated', 'an Authorization: Bearer <api key> header is required', CHALLENGE);
-      }
-      const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
-      if (!match)
-        return reject('unauthenticated', 'the Authorization header must be "Bearer <api key>"', CHALLENGE);
-      const presented = sha256(match[1]!);
-      let tenant: string | undefined;
-      for (const entry of entries) {
-        if (timingSafeEqual(entry.digest, presented) && tenant === undefined) tenant = entry.tenant;
-      }
-      if (tenant === undefined) {
-        return reject('unauthenticated', 'the API key is not valid', {
-          'WWW-Authenticate': 'Bearer realm="pubgate", error="invalid_token"',
-        });
-      }
-      context.principal = { tenant, method: 'api-key' };
-      return PASS;
+      const token = bearerToken(context.authorization);
+      if ('rejection' in token) return { ok: false, rejection: token.rejection };
+      return authenticator.authenticate(token.value, context);
     },
   };
 }

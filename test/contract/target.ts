@@ -20,6 +20,31 @@ export interface TestConsumer {
   close(): Promise<void>;
 }
 
+/**
+ * The consumers a target opened, so teardown can close the ones a failed test left open.
+ * track() hands back the consumer with a close() that also forgets it.
+ */
+export function consumerTracker() {
+  const open = new Set<TestConsumer>();
+  return {
+    track(consumer: TestConsumer): TestConsumer {
+      open.add(consumer);
+      return {
+        receive: (count, timeoutMs) => consumer.receive(count, timeoutMs),
+        async close() {
+          open.delete(consumer);
+          await consumer.close();
+        },
+      };
+    },
+    async closeAll(): Promise<void> {
+      const left = [...open];
+      open.clear();
+      await Promise.all(left.map((consumer) => consumer.close().catch(() => {})));
+    },
+  };
+}
+
 export interface DestinationOptions {
   /** The destination must keep per-key order (e.g. a RocketMQ FIFO topic). */
   readonly ordered?: boolean;

@@ -29,6 +29,35 @@ describe('example configs', () => {
     });
   }
 
+  it('quotas.yaml has tenants small (small-key, 10 requests/s, small.*) and big (big-key, big.*)', () => {
+    const { config } = loadConfig({ argv: ['--config', path.join(dir, 'quotas.yaml')], env: {} });
+    const sha = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`;
+    assert.deepEqual(config.tenants.small?.keys, [sha('small-key')]);
+    assert.deepEqual(config.tenants.small?.topics, ['small.*']);
+    assert.deepEqual(config.tenants.small?.quota?.rate, { points: 10, windowSeconds: 1 });
+    assert.deepEqual(config.tenants.big?.keys, [sha('big-key')]);
+    assert.deepEqual(config.tenants.big?.topics, ['big.*']);
+    assert.ok((config.tenants.big?.quota?.rate?.points ?? 0) >= 1000);
+    assert.equal(config.brokers.local?.kind, 'embedded');
+  });
+
+  it('degrade.yaml has spool.*, failover.* (then the embedded broker) and reject.* on RabbitMQ', () => {
+    const { config } = loadConfig({ argv: ['--config', path.join(dir, 'degrade.yaml')], env: {} });
+    const router = createRouter(config.routes);
+    const spool = router.resolve('spool.x')!;
+    const failover = router.resolve('failover.x')!;
+    const reject = router.resolve('reject.x')!;
+    assert.equal(config.brokers[spool.target]!.kind, 'rabbitmq');
+    assert.equal(spool.route.degrade, 'spool');
+    assert.equal(failover.route.degrade, 'failover');
+    assert.deepEqual(
+      failover.candidates.map((t) => config.brokers[t]!.kind),
+      ['rabbitmq', 'embedded'],
+    );
+    assert.equal(config.brokers[reject.target]!.kind, 'rabbitmq');
+    assert.equal(reject.route.degrade, 'reject');
+  });
+
   it('all.yaml routes by prefix to each broker kind', () => {
     const { config } = loadConfig({ argv: ['--config', path.join(dir, 'all.yaml')], env: {} });
     const router = createRouter(config.routes);

@@ -1,0 +1,209 @@
+/**
+ * The outbox: a durable store of messages the gateway accepted (202) but a broker has not yet
+ * confirmed, plus the delivery status of every recent message (also the ones confirmed at once).
+ *
+ * Rows move queued → confirmed | dead (a dead row can be replayed → queued). Status-only rows
+ * (sync publishes) are written confirmed or failed and carry no payload.
+ *
+ * Implementations: sqlite-outbox.ts (one gateway process; the default) and postgres-outbox.ts
+ * (several replicas share one table; claims use a lease and FOR UPDATE SKIP LOCKED).
+ *
+ * Expected outcomes are values (append → appended | full | unavailable); methods the relay and the
+ * admin API call reject only with OutboxError when the store cannot be used.
+ */
+import type { MessageEnvelope, PublishReceipt } from '../../core/index.js';
+
+export type MessageState = 'queued' | 'confirmed' | 'failed' | 'dead';
+
+export interface OutboxMessage {
+  readonly envelope: MessageEnvelope;
+  /** Broker target name the relay publishes it to. */
+  readonly target: string;
+}
+
+export interface StoredError {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface MessageStatus {
+  readonly id: string;
+  readonly tenant: string;
+  readonly topic: string;
+  readonly target: string;
+  readonly state: MessageState;
+  readonly attempts: number;
+  readonly receipt?: PublishReceipt;
+  readonly lastError?: StoredError;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** A queued row claimed by a relay: the whole message, and its row handle. */
+export interface ClaimedRow {
+  /** Store-wide sequence number (the append order); the handle for settle(). */
+  readonly seq: string;
+  readonly target: string;
+  readonly envelope: MessageEnvelope;
+  readonly attempts: number;
+  /** When the message was first accepted (epoch ms); bounds its age. */
+  readonly acceptedAt: number;
+}
+
+/** What `claimableRun` needs of a queued row after a key's head. */
+export interface RunCandidate {
+  readonly next_attempt_at: number | string;
+  readonly lease_until: number | string;
+}
+
+/**
+ * The rows after a claimed key head that join its run: `followers` (the key's next queued rows,
+ * in seq order) up to the first one that is not due yet (it waits out a retry backoff, so the rows
+ * after it must wait too) or still leased, and at most `budget` of them.
+ */
+export function claimableRun<T extends RunCandidate>(
+  followers: readonly T[],
+  now: number,
+  budget: number,
+): T[] {
+  const run: T[] = [];
+  for (const row of followers) {
+    if (run.length >= budget) break;
+    if (Number(row.next_attempt_at) > now || Number(row.lease_until) > now) break;
+    run.push(row);
+  }
+  return run;
+}
+
+export type DeadLetter = MessageStatus & {
+  readonly seq: string;
+  readonly destination: string;
+  readonly key?: string;
+  readonly contentType: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly payloadBytes: number;
+};
+
+export type Settlement =
+  | {
+      readonly seq: string;
+      readonly kind: 'confirmed';
+      readonly attempts: number;
+      readonly receipt: PublishReceipt;
+    }
+  | {
+      readonly seq: string;
+      readonly kind: 'retry';
+      readonly attempts: number;
+      readonly nextAttemptAt: number;
+      readonly error: StoredError;
+    }
+  | { readonly seq: string; readonly kind: 'dead'; readonly attempts: number; readonly error: StoredError };
+
+/** A status-only record for a message published synchronously (nothing to relay). */
+export interface StatusRecord {
+  readonly envelope: MessageEnvelope;
+  readonly target: string;
+  readonly state: 'confirmed' | 'failed';
+  readonly attempts: number;
+  readonly receipt?: PublishReceipt;
+  readonly error?: StoredError;
+}
+
+export type AppendOutcome =
+  | { readonly kind: 'appended' }
+  /** Over maxMessages / maxBytes: nothing was kept. */
+  | { readonly kind: 'full'; readonly detail: string }
+  /** The store cannot be written (not open, disk full, I/O error, database down): nothing was kept. */
+  | { readonly kind: 'unavailable'; readonly detail: string };
+
+export interface ClaimOptions {
+  readonly limit: number;
+  /** The relay instance claiming; only it may settle the rows while the lease lasts. */
+  readonly owner: string;
+  readonly leaseMs: number;
+  /** Targets to skip (backing off while they are down). */
+  readonly excludeTargets?: readonly string[];
+}
+
+export interface DeadLetterFilter {
+  readonly tenant?: string;
+  readonly topic?: string;
+}
+
+export interface DeadLetterPage {
+  readonly items: DeadLetter[];
+  /** Pass as `cursor` to read the next page; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+export interface OutboxCounts {
+  readonly queued: number;
+  readonly confirmed: number;
+  readonly failed: number;
+  readonly dead: number;
+  readonly queuedBytes: number;
+}
+
+export interface Outbox {
+  readonly kind: string;
+  /** Opens (creating the table if needed). Rejects with OutboxError; append answers unavailable until it succeeds. */
+  open(signal?: AbortSignal): Promise<void>;
+  /**
+   * Durably stores the messages, all or none, and resolves after the commit (fsync'd). Concurrent
+   * appends share one commit (group commit).
+   */
+  append(messages: readonly OutboxMessage[], signal?: AbortSignal): Promise<AppendOutcome>;
+  /**
+   * Claims due queued rows for one relay, in seq order. A key's rows are claimable only as a run
+   * that starts at the oldest queued row of that (target, key): the head, then the rows after it
+   * while they are due and not leased (see `claimableRun`). Nobody else can claim a key's later
+   * rows while its head is queued, so the claimer publishes the run in order and a key never has
+   * two relays' messages in flight. Keyless rows are claimed freely.
+   */
+  claim(options: ClaimOptions, now: number): Promise<ClaimedRow[]>;
+  settle(settlements: readonly Settlement[], owner: string, now: number): Promise<void>;
+  /** Buffers status rows of synchronous publishes; written in the background, not fsync'd. */
+  recordStatus(records: readonly StatusRecord[]): void;
+  /** The newest status of message `id` of `tenant`. */
+  status(tenant: string, id: string): Promise<MessageStatus | undefined>;
+  listDead(filter: DeadLetterFilter, limit: number, cursor?: string): Promise<DeadLetterPage>;
+  getDead(id: string, tenant?: string): Promise<DeadLetter | undefined>;
+  /** Puts dead messages back in the queue (attempts reset). Returns how many. */
+  replayDead(filter: DeadLetterFilter & { readonly id?: string }, now: number): Promise<number>;
+  counts(): Promise<OutboxCounts>;
+  /** Deletes status rows older than the retention windows. Returns how many. */
+  prune(now: number): Promise<number>;
+  /** Idempotent. Writes buffered status rows, then closes. */
+  close(): Promise<void>;
+}
+
+export interface OutboxLimits {
+  /** Most queued messages; appending more answers `full`. */
+  readonly maxMessages: number;
+  /** Most queued payload bytes; appending more answers `full`. */
+  readonly maxBytes: number;
+  /** Confirmed and failed rows are kept this long for GET /v1/messages/{id}. */
+  readonly statusRetentionMs: number;
+  /** Dead rows are kept this long for inspection and replay. */
+  readonly deadRetentionMs: number;
+}
+
+export class OutboxError extends Error {
+  override readonly name = 'OutboxError';
+}
+
+/** Approximate stored size of a message, counted against maxBytes. */
+export function storedBytes(envelope: MessageEnvelope): number {
+  let size = envelope.payload.byteLength + (envelope.key?.length ?? 0) + envelope.contentType.length;
+  for (const [name, value] of Object.entries(envelope.headers)) size += name.length + value.length;
+  return size;
+}
+
+export function errorOf(error: unknown): StoredError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { code: typeof code === 'string' ? code : error.name, message: error.message };
+  }
+  return { code: 'UNKNOWN', message: String(error) };
+}

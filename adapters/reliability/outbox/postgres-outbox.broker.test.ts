@@ -1,0 +1,124 @@
+/** The PostgreSQL outbox against the machine's PostgreSQL (db `test`), on a table unique to this run. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { silentLogger, type MessageEnvelope } from '../../core/index.js';
+import { createPostgresOutbox } from './postgres-outbox.js';
+
+const URL = 'postgres://postgres@127.0.0.1:5432/test';
+const table = `pubgate_outbox_test_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const limits = { maxMessages: 10_000, maxBytes: 1 << 26, statusRetentionMs: 60_000, deadRetentionMs: 60_000 };
+
+function envelope(id: string, key?: string): MessageEnvelope {
+  return {
+    id,
+    tenant: 'acme',
+    topic: 'orders',
+    destination: 'orders',
+    ...(key === undefined ? {} : { key }),
+    payload: Buffer.from(id),
+    contentType: 'text/plain',
+    headers: { h: 'v' },
+    createdAt: 1,
+  };
+}
+
+describe('PostgreSQL outbox', () => {
+  const a = createPostgresOutbox({ ...limits, url: URL, table, poolSize: 4 }, { logger: silentLogger });
+  const b = createPostgresOutbox({ ...limits, url: URL, table, poolSize: 4 }, { logger: silentLogger });
+  before(async () => {
+    await a.open();
+    await b.open();
+  });
+  after(async () => {
+    await a.close();
+    await b.close();
+    const client = new pg.Client({ connectionString: URL });
+    await client.connect();
+    await client.query(`DROP TABLE IF EXISTS ${table}`);
+    await client.end();
+  });
+
+  it('two relays claiming one table concurrently never get the same row, and keep key order', async () => {
+    const messages = Array.from({ length: 200 }, (_, i) => ({
+      envelope: envelope(`m${i}`, i % 2 === 0 ? `k${i % 10}` : undefined),
+      target: 't',
+    }));
+    assert.equal((await a.append(messages)).kind, 'appended');
+    const seen = new Map<string, string>();
+    const order: string[] = [];
+    for (let round = 0; round < 60 && seen.size < 200; round++) {
+      const now = Date.now();
+      const [ra, rb] = await Promise.all([
+        a.claim({ limit: 25, owner: 'A', leaseMs: 60_000 }, now),
+        b.claim({ limit: 25, owner: 'B', leaseMs: 60_000 }, now),
+      ]);
+      // A key's rows are in one replica's hands at a time (its run), never split across both.
+      const keysOf = (rows: typeof ra) =>
+        new Set(rows.flatMap((r) => (r.envelope.key ? [r.envelope.key] : [])));
+      const shared = [...keysOf(ra)].filter((key) => keysOf(rb).has(key));
+      assert.deepEqual(shared, [], `keys claimed by both replicas in round ${round}`);
+      for (const [owner, rows, store] of [
+        ['A', ra, a],
+        ['B', rb, b],
+      ] as const) {
+        for (const row of rows) {
+          assert.ok(
+            !seen.has(row.envelope.id),
+            `${row.envelope.id} claimed by ${seen.get(row.envelope.id)} and ${owner}`,
+          );
+          seen.set(row.envelope.id, owner);
+          order.push(row.envelope.id);
+        }
+        await store.settle(
+          rows.map((row) => ({
+            seq: row.seq,
+            kind: 'confirmed' as const,
+            attempts: 1,
+            receipt: { messageId: row.envelope.id, broker: 'fake', target: 't' },
+          })),
+          owner,
+          Date.now(),
+        );
+      }
+    }
+    assert.equal(seen.size, 200);
+    // Per key, claim order follows append order.
+    for (let k = 0; k < 10; k += 2) {
+      const ids = messages.filter((m) => m.envelope.key === `k${k}`).map((m) => m.envelope.id);
+      assert.deepEqual(
+        order.filter((id) => ids.includes(id)),
+        ids,
+      );
+    }
+    assert.equal((await a.status('acme', 'm0'))?.state, 'confirmed');
+    assert.equal((await a.counts()).queued, 0);
+  });
+
+  it('answers full beyond maxMessages, and lists and replays dead letters', async () => {
+    const small = createPostgresOutbox(
+      { ...limits, maxMessages: 1, url: URL, table, poolSize: 2 },
+      { logger: silentLogger },
+    );
+    await small.open();
+    try {
+      assert.equal((await small.append([{ envelope: envelope('d1'), target: 't' }])).kind, 'appended');
+      assert.equal((await small.append([{ envelope: envelope('d2'), target: 't' }])).kind, 'full');
+      const [row] = await small.claim({ limit: 1, owner: 'S', leaseMs: 1_000 }, Date.now());
+      await small.settle(
+        [{ seq: row!.seq, kind: 'dead', attempts: 1, error: { code: 'ADP_ERR_REJECTED', message: 'nack' } }],
+        'S',
+        Date.now(),
+      );
+      const page = await small.listDead({ tenant: 'acme', topic: 'orders' }, 10);
+      assert.deepEqual(
+        page.items.map((i) => i.id),
+        ['d1'],
+      );
+      assert.equal(await small.replayDead({ id: 'd1' }, Date.now()), 1);
+      assert.equal((await small.status('acme', 'd1'))?.state, 'queued');
+    } finally {
+      await small.close();
+    }
+  });
+});

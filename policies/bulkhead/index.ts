@@ -1,0 +1,1 @@
+export { createBulkheadPolicy, type BulkheadPolicyConfig } from './bulkhead.policy.js';

@@ -1,0 +1,2 @@
+export * from './load-shedder.js';
+export * from './load-shed.policy.js';
