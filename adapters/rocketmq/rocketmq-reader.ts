@@ -11,7 +11,10 @@
  * continues where the group is.
  *
  * Reading consumes for that group (each message is acked). Failures while the proxy is down are
- * retried every 500 ms, so the reader outlives a broker restart.
+ * retried every 500 ms; once they have lasted FRESH_CLIENT_AFTER_MS the client is replaced by a new
+ * one of the same group (a fresh gRPC channel: the old one may sit out grpc-js's reconnect backoff,
+ * up to two minutes, long after the broker is back). So the reader outlives a broker restart and
+ * resumes where its group was.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -32,6 +35,10 @@ import { fromRocketMqProperties } from './wire-properties.js';
 const AWAIT_DURATION_MS = 5_000;
 const STARTUP_TIMEOUT_MS = 30_000;
 const RETRY_DELAY_MS = 500;
+/** Failing receives for this long: replace the client. */
+const FRESH_CLIENT_AFTER_MS = 3_000;
+/** Deadline of a replacement client's startup (the proxy may still be coming up). */
+const RESTART_TIMEOUT_MS = 10_000;
 const DISPOSE_TIMEOUT_MS = 3_000;
 
 export async function createRocketMqReader(
@@ -45,35 +52,55 @@ export async function createRocketMqReader(
     options.group ?? `pubgate_reader_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   const log = deps.logger.child({ reader: group, topic });
   const buffer = createReadBuffer(`rocketmq reader of ${topic} (group ${group})`);
-  const client = new GuardedSimpleConsumer(
-    {
-      ...baseClientOptions(config),
-      consumerGroup: group,
-      subscriptions: new Map([[topic, tag ?? '*']]),
-      awaitDuration: AWAIT_DURATION_MS,
-      logger: clientLogger(log, () => false),
-    },
-    (source, error) => log.debug({ source, err: error }, 'contained a failure inside the consumer client'),
-  );
-  try {
-    // startup() waits for the proxy's first settings command without a deadline of its own.
-    await withDeadline(
-      client.startup(),
-      STARTUP_TIMEOUT_MS,
-      () => new Error(`rocketmq reader ${group} did not start within ${STARTUP_TIMEOUT_MS} ms`),
-    );
-  } catch (error) {
-    await client.dispose(DISPOSE_TIMEOUT_MS);
-    throw error;
-  }
-
   let closed = false;
+  const startClient = async (deadlineMs: number): Promise<GuardedSimpleConsumer> => {
+    const client = new GuardedSimpleConsumer(
+      {
+        ...baseClientOptions(config),
+        consumerGroup: group,
+        subscriptions: new Map([[topic, tag ?? '*']]),
+        awaitDuration: AWAIT_DURATION_MS,
+        logger: clientLogger(log, () => false),
+      },
+      (source, error) => log.debug({ source, err: error }, 'contained a failure inside the consumer client'),
+    );
+    try {
+      // startup() waits for the proxy's first settings command without a deadline of its own.
+      await withDeadline(
+        client.startup(),
+        deadlineMs,
+        () => new Error(`rocketmq reader ${group} did not start within ${deadlineMs} ms`),
+      );
+      return client;
+    } catch (error) {
+      await client.dispose(DISPOSE_TIMEOUT_MS);
+      throw error;
+    }
+  };
+  let client: GuardedSimpleConsumer | undefined = await startClient(STARTUP_TIMEOUT_MS);
+
   let retryTimer: NodeJS.Timeout | undefined;
   let wakeRetry: (() => void) | undefined;
+  const pause = () =>
+    new Promise<void>((resolve) => {
+      wakeRetry = resolve;
+      retryTimer = setTimeout(resolve, RETRY_DELAY_MS);
+      retryTimer.unref();
+    });
   void (async () => {
+    let failingSince: number | undefined;
     while (!closed) {
       try {
+        if (!client) {
+          const fresh = await startClient(RESTART_TIMEOUT_MS);
+          if (closed) {
+            await fresh.dispose(DISPOSE_TIMEOUT_MS);
+            break;
+          }
+          client = fresh;
+        }
         const views = await client.receive(32, 30_000);
+        failingSince = undefined;
         for (const view of views) {
           const wire = fromWireHeaders(fromRocketMqProperties(view.properties));
           buffer.push({
@@ -87,17 +114,28 @@ export async function createRocketMqReader(
             ...(wire.seq === undefined ? {} : { seq: wire.seq }),
             ...(wire.producer === undefined ? {} : { producer: wire.producer }),
           });
-          await client.ack(view).catch((error: unknown) => log.debug({ err: error }, 'ack failed'));
         }
+        // Acked together (one round trip of latency, not one per message); an ack that fails
+        // only means the message comes again after its invisible duration (a duplicate).
+        const acking = client;
+        await Promise.all(
+          views.map((view) =>
+            acking.ack(view).catch((error: unknown) => log.debug({ err: error }, 'ack failed')),
+          ),
+        );
       } catch (error) {
         if (closed) break;
-        // Lands here while the proxy is down (broker restart): keep polling.
+        // Lands here while the proxy is down (broker restart): keep polling, on a fresh client
+        // once the failures have lasted a while.
         log.debug({ err: error }, 'receive failed; retrying');
-        await new Promise<void>((resolve) => {
-          wakeRetry = resolve;
-          retryTimer = setTimeout(resolve, RETRY_DELAY_MS);
-          retryTimer.unref();
-        });
+        failingSince ??= Date.now();
+        if (client && Date.now() - failingSince >= FRESH_CLIENT_AFTER_MS) {
+          const stale = client;
+          client = undefined;
+          failingSince = Date.now();
+          void stale.dispose(DISPOSE_TIMEOUT_MS).catch(() => undefined);
+        }
+        await pause();
       }
     }
   })();
@@ -107,6 +145,6 @@ export async function createRocketMqReader(
     clearTimeout(retryTimer);
     wakeRetry?.();
     // A receive still long-polling ends within AWAIT_DURATION_MS on its own; not awaited.
-    await client.dispose(DISPOSE_TIMEOUT_MS);
+    await client?.dispose(DISPOSE_TIMEOUT_MS);
   });
 }

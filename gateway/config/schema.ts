@@ -224,7 +224,7 @@ const routeSchema = z.strictObject({
     .enum(DEGRADE_MODES)
     .default('reject')
     .describe(
-      "What a sync publish does when its target is unavailable — its circuit breaker is open, it has not connected yet, or it still fails (retriably) after the retries: `reject` answers 503 (GW_ERR_BREAKER_OPEN with Retry-After while the breaker is open, without touching the broker; nothing kept); `spool` writes the message to the outbox (to the route's first candidate) and answers 202; `failover` tries the route's next target (needs `failover:`, or `split:`/`balance:` whose other targets are then tried in order) and answers 201 from it. Caller errors (too large, invalid destination) and unroutable messages are never degraded. Default: reject.",
+      "What a sync publish does when its target is unavailable — its circuit breaker is open, it has not connected yet, or it still fails (retriably) after the retries: `reject` answers 503 (GW_ERR_BREAKER_OPEN with Retry-After while the breaker is open, without touching the broker; nothing kept); `spool` writes the message to the outbox (to the route's first candidate) and answers 202 — and, so that a key keeps its order, also queues (202) a message whose key still has spooled messages waiting for that target, even once the target is healthy again; `failover` tries the route's next target (needs `failover:`, or `split:`/`balance:` whose other targets are then tried in order) and answers 201 from it. Caller errors (too large, invalid destination) and unroutable messages are never degraded. Default: reject.",
     ),
 });
 

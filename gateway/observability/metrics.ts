@@ -174,7 +174,7 @@ export function createMetrics(): GatewayMetrics {
     }),
     degraded: new Counter({
       name: 'pubgate_degraded_total',
-      help: 'Messages a route degraded because its target was cut off or kept failing, by route pattern and action: reject, spool, failover.',
+      help: 'Messages a route degraded because its target was cut off or kept failing, by route pattern and action: reject, spool, failover, queue-behind-key (a spool route queued a message behind spooled messages of its key, to keep their order).',
       labelNames: ['route', 'action'],
       registers: [registry],
     }),

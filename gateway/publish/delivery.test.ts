@@ -80,13 +80,23 @@ function setup(route: Partial<RouteConfig>, names = ['a', 'b']) {
   const metrics: GatewayMetrics = createMetrics();
   breakers = createTargetBreakers(Object.fromEntries(names.map((n) => [n, BREAKER])));
   const publisher = createPublisher({ targets, metrics, breakers });
-  const appended: { id: string; target: string }[] = [];
+  const appended: { id: string; target: string; key?: string }[] = [];
   const delivery = createDelivery({
     publisher,
     outbox: {
       async append(items) {
-        appended.push(...items.map((m) => ({ id: m.envelope.id, target: m.target })));
+        appended.push(
+          ...items.map((m) => ({
+            id: m.envelope.id,
+            target: m.target,
+            ...(m.envelope.key === undefined ? {} : { key: m.envelope.key }),
+          })),
+        );
         return { kind: 'appended' };
+      },
+      // Every appended row stays queued (no relay here) until the test empties `appended`.
+      async queuedKeys(target, keys) {
+        return new Set(keys.filter((k) => appended.some((a) => a.target === target && a.key === k)));
       },
       recordStatus() {},
     },
@@ -184,6 +194,39 @@ describe('delivery: degradation', () => {
     const [outcome] = await send([envelope(1)]);
     assert.equal(outcome!.kind, 'queued');
     assert.deepEqual(appended, [{ id: 'm-1', target: 'a' }]);
+  });
+
+  it('spool route: a key with spooled messages is queued behind them, with the target healthy again', async () => {
+    const outage = setup({ target: 'a', degrade: 'spool' });
+    await outage.trip('a');
+    assert.deepEqual(
+      (await outage.send([envelope(1, 'k1'), envelope(2, 'k2')])).map((o) => o.kind),
+      ['queued', 'queued'],
+    );
+    breakers!.close();
+    // The outage is over (a healthy target, breaker closed), but k1 and k2 still have queued rows:
+    // of a batch of k1, k3 (never spooled) and a keyless message, k1 joins the queue, the others go.
+    const { fakes, send, appended, metrics } = setup({ target: 'a', degrade: 'spool' });
+    appended.push(...outage.appended);
+    const outcomes = await send([envelope(3, 'k1'), envelope(4, 'k3'), envelope(5)]);
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      ['queued', 'confirmed', 'confirmed'],
+    );
+    assert.deepEqual(fakes.a!.published, ['m-4', 'm-5']);
+    assert.deepEqual(
+      appended.map((a) => a.id),
+      ['m-1', 'm-2', 'm-3'],
+    );
+    assert.equal(await metricValue(metrics, 'pubgate_degraded_total', { action: 'queue-behind-key' }), 1);
+  });
+
+  it('reject route: keys are not held back (nothing of a reject route is ever spooled)', async () => {
+    const { fakes, send, appended } = setup({ target: 'a', degrade: 'reject' });
+    appended.push({ id: 'm-0', target: 'a', key: 'k1' });
+    const [outcome] = await send([envelope(1, 'k1')]);
+    assert.equal(outcome!.kind, 'confirmed');
+    assert.deepEqual(fakes.a!.published, ['m-1']);
   });
 
   it('breaker open + degrade failover → the next target confirms (its receipt)', async () => {

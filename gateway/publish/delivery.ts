@@ -7,7 +7,9 @@
  *   When the target is unavailable — breaker open, never connected, or still failing retriably
  *   after the retries — the route's `degrade` decides:
  *     `reject`   → `unavailable` (503 GW_ERR_BREAKER_OPEN, without calling the adapter) or `failed` (503);
- *     `spool`    → written to the outbox for the message's first candidate → `queued` (202);
+ *     `spool`    → written to the outbox for the message's first candidate → `queued` (202).
+ *               A spool route also queues (202) a message whose key still has spooled messages
+ *               waiting for that target, healthy or not, so the key's order holds (queueBehindKey);
  *     `failover` → the next candidate target is tried, and its outcome is the answer.
  *   Caller errors (too large, invalid destination) and unroutable messages are never degraded.
  * - async: written to the outbox (fsync'd) for the message's chosen target → `queued` (202); the
@@ -52,7 +54,8 @@ export type DeliveryOutcome =
 export interface Delivery {
   /**
    * Delivers the envelopes in `mode` and resolves with one outcome per envelope. Throws a
-   * GatewayError (503) when the outbox cannot take an async request: nothing was kept then.
+   * GatewayError (503) when the outbox cannot take an async request, or the messages a spool route
+   * must queue behind their key: nothing was published or kept then.
    */
   deliver(
     route: ResolvedRoute,
@@ -66,7 +69,7 @@ export interface Delivery {
 
 export interface DeliveryDeps {
   readonly publisher: Pick<Publisher, 'availability' | 'attempt'>;
-  readonly outbox: Pick<Outbox, 'append' | 'recordStatus'>;
+  readonly outbox: Pick<Outbox, 'append' | 'recordStatus' | 'queuedKeys'>;
   readonly relay: Pick<Relay, 'wake'>;
   readonly retry: RetryPolicy;
   readonly metrics: GatewayMetrics;
@@ -323,12 +326,67 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     }
   }
 
-  async function sync(
+  /**
+   * A spool route keeps a key's order across an outage: a message whose key still has queued rows
+   * for its target (spooled earlier, not yet relayed) is written to the outbox behind them (202)
+   * instead of being published past them, even while the target is healthy. Returns the indices
+   * it queued; throws the outbox's refusal (503) before anything was published or kept. If the
+   * outbox cannot tell, the messages are published (logged): availability over order.
+   */
+  async function queueBehindKey(
     route: ResolvedRoute,
     envelopes: readonly MessageEnvelope[],
     choices: readonly TargetChoice[],
+  ): Promise<number[]> {
+    if (route.route.degrade !== 'spool') return [];
+    const byTarget = new Map<string, number[]>();
+    envelopes.forEach((envelope, i) => {
+      if (envelope.key === undefined) return;
+      const target = choices[i]!.candidates[0]!;
+      const list = byTarget.get(target);
+      if (list) list.push(i);
+      else byTarget.set(target, [i]);
+    });
+    const held: number[] = [];
+    for (const [target, indices] of byTarget) {
+      let queued: ReadonlySet<string>;
+      try {
+        queued = await outbox.queuedKeys(
+          target,
+          indices.map((i) => envelopes[i]!.key!),
+        );
+      } catch (error) {
+        deps.logger.warn(
+          { err: error, target, route: route.route.topic },
+          'could not tell whether these keys have spooled messages; publishing them directly (their order relative to spooled ones is not kept)',
+        );
+        continue;
+      }
+      for (const i of indices) if (queued.has(envelopes[i]!.key!)) held.push(i);
+    }
+    if (held.length === 0) return held;
+    held.sort((a, b) => a - b);
+    const refused = await append(
+      held.map((i) => envelopes[i]!),
+      held.map((i) => choices[i]!.candidates[0]!),
+    );
+    if (refused) throw refused;
+    metrics.degraded.inc({ route: route.route.topic, action: 'queue-behind-key' }, held.length);
+    return held;
+  }
+
+  async function sync(
+    route: ResolvedRoute,
+    all: readonly MessageEnvelope[],
+    allChoices: readonly TargetChoice[],
     signal: AbortSignal,
   ): Promise<DeliveryOutcome[]> {
+    const held = await queueBehindKey(route, all, allChoices);
+    if (held.length === all.length) return all.map(() => ({ kind: 'queued' }));
+    const heldSet = new Set(held);
+    const rest = all.flatMap((_, i) => (heldSet.has(i) ? [] : [i]));
+    const envelopes = held.length === 0 ? all : rest.map((i) => all[i]!);
+    const choices = held.length === 0 ? allChoices : rest.map((i) => allChoices[i]!);
     const routed = await publishRouted(route, envelopes, choices, signal, now() + deps.publishTimeoutMs);
     const outcomes = routed.map(({ settled }) => outcomeOf(settled));
     const degraded = routed.flatMap(({ settled }, i) => (degradable(settled) ? [i] : []));
@@ -356,7 +414,10 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       recorded.map((i) => envelopes[i]!),
       recorded.map((i) => routed[i]!),
     );
-    return outcomes;
+    if (held.length === 0) return outcomes;
+    const merged = all.map((): DeliveryOutcome => ({ kind: 'queued' }));
+    rest.forEach((i, k) => (merged[i] = outcomes[k]!));
+    return merged;
   }
 
   return {

@@ -35,6 +35,7 @@ const SCENARIOS: BrokerScenario[] = [
   {
     name: '2 stop broker 30 s, spool',
     configure: (config) => withStores(withRoute(config, { degrade: 'spool' }), undefined),
+    recoveredWith: 201,
     async inject({ broker }) {
       await sleep(1_000);
       await stopBroker(broker.name, { signal: 'SIGTERM' });

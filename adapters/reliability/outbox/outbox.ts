@@ -75,6 +75,53 @@ export function claimableRun<T extends RunCandidate>(
   return run;
 }
 
+/** What `planClaim` needs of a claimable head (keyless row or oldest queued row of its key). */
+export interface HeadCandidate {
+  readonly seq: number | string;
+  readonly msg_key: string | null;
+}
+
+/**
+ * The highest seq a head's follower can have and still make a claim of `limit` rows: when the
+ * heads alone fill the claim, a row after the last head is beyond it. Undefined: no bound.
+ */
+export function followerBound(heads: readonly HeadCandidate[], limit: number): number | undefined {
+  return heads.length >= limit && heads.length > 0 ? Number(heads[heads.length - 1]!.seq) : undefined;
+}
+
+/**
+ * Which rows one claim takes: the heads (keyless rows and the oldest queued row of each key, in
+ * seq order) and each keyed head's run (`claimableRun` of its followers), merged in seq order and
+ * cut at `limit`. A key's rows are taken as a prefix of its run from its head, so a claim stays
+ * ordered per key and never holds a key's later rows without the earlier ones; and a backlog
+ * drains in append order whatever its mix of keys (heads first would fill the claim with keyless
+ * rows while each key gave one row per claim).
+ */
+export function planClaim<
+  H extends HeadCandidate,
+  F extends RunCandidate & { readonly seq: number | string },
+>(
+  heads: readonly H[],
+  followersOf: (head: H) => readonly F[],
+  now: number,
+  limit: number,
+): { readonly heads: H[]; readonly followers: F[] } {
+  const candidates: Array<{ seq: number; head?: H; follower?: F }> = [];
+  for (const head of heads) {
+    candidates.push({ seq: Number(head.seq), head });
+    if (head.msg_key === null) continue;
+    for (const follower of claimableRun(followersOf(head), now, limit)) {
+      candidates.push({ seq: Number(follower.seq), follower });
+    }
+  }
+  candidates.sort((a, b) => a.seq - b.seq);
+  const taken = candidates.slice(0, limit);
+  return {
+    heads: taken.flatMap((c) => (c.head ? [c.head] : [])),
+    followers: taken.flatMap((c) => (c.follower ? [c.follower] : [])),
+  };
+}
+
 export type DeadLetter = MessageStatus & {
   readonly seq: string;
   readonly destination: string;
@@ -162,6 +209,12 @@ export interface Outbox {
    * two relays' messages in flight. Keyless rows are claimed freely.
    */
   claim(options: ClaimOptions, now: number): Promise<ClaimedRow[]>;
+  /**
+   * Which of `keys` have queued rows for `target` (rows a relay holds right now, and appends not
+   * yet committed, included). A sync publish of such a key is queued behind them rather than sent
+   * past them, so a key's messages keep their order across a spool.
+   */
+  queuedKeys(target: string, keys: readonly string[]): Promise<ReadonlySet<string>>;
   settle(settlements: readonly Settlement[], owner: string, now: number): Promise<void>;
   /** Buffers status rows of synchronous publishes; written in the background, not fsync'd. */
   recordStatus(records: readonly StatusRecord[]): void;

@@ -95,6 +95,29 @@ describe('PostgreSQL outbox', () => {
     assert.equal((await a.counts()).queued, 0);
   });
 
+  it("answers which keys have queued rows, to every replica (another replica's rows included)", async () => {
+    const target = 'qk';
+    assert.equal((await a.append([{ envelope: envelope('qk1', 'x'), target }])).kind, 'appended');
+    assert.equal((await a.append([{ envelope: envelope('qk2', 'y'), target: 'other' }])).kind, 'appended');
+    // b never appended anything and its cached counts may be stale: it asks the table.
+    assert.deepEqual([...(await b.queuedKeys(target, ['x', 'y', 'z']))], ['x']);
+    const rows = await b.claim({ limit: 10, owner: 'B', leaseMs: 60_000, excludeTargets: ['t'] }, Date.now());
+    assert.deepEqual([...(await a.queuedKeys(target, ['x']))], ['x'], 'a leased row is still queued');
+    assert.deepEqual(rows.map((r) => r.envelope.id).sort(), ['qk1', 'qk2']);
+    // Both confirmed: the table holds no queued rows of this test afterwards.
+    await b.settle(
+      rows.map((r) => ({
+        seq: r.seq,
+        kind: 'confirmed' as const,
+        attempts: 1,
+        receipt: { messageId: r.envelope.id, broker: 'x', target: r.target },
+      })),
+      'B',
+      Date.now(),
+    );
+    assert.deepEqual([...(await a.queuedKeys(target, ['x']))], []);
+  });
+
   it('answers full beyond maxMessages, and lists and replays dead letters', async () => {
     const small = createPostgresOutbox(
       { ...limits, maxMessages: 1, url: URL, table, poolSize: 2 },

@@ -20,7 +20,8 @@ import type { Logger, PublishReceipt } from '../../core/index.js';
 import { claimedOf, deadOf, statusOf } from './rows.js';
 import {
   OutboxError,
-  claimableRun,
+  followerBound,
+  planClaim,
   errorOf,
   storedBytes,
   type Outbox,
@@ -268,6 +269,18 @@ export function createPostgresOutbox(
       return { kind: 'appended' };
     },
 
+    async queuedKeys(target, keys) {
+      if (keys.length === 0) return new Set<string>();
+      // Always asked of the table, not of the cached counts: another replica may have queued the
+      // key a moment ago, and this request may be the caller's next one after that 202.
+      const result = await query<{ msg_key: string }>(
+        'queued keys',
+        `SELECT DISTINCT msg_key FROM ${t} WHERE state = 'queued' AND target = $1 AND msg_key = ANY($2::text[])`,
+        [target, [...new Set(keys)]],
+      );
+      return new Set(result.rows.map((r) => r.msg_key));
+    },
+
     async claim(options, at) {
       const client = await pool.connect().catch((error: unknown) => {
         throw new OutboxError(`outbox ${t}: claim: ${errorOf(error).message}`, { cause: error });
@@ -290,42 +303,57 @@ export function createPostgresOutbox(
            RETURNING ${t}.*`,
           [at, options.excludeTargets ?? [], options.limit, options.owner, at + options.leaseMs],
         );
-        const rows = [...heads.rows];
         // The runs after the keyed heads we hold: nobody else can claim those rows (they are not
         // heads), so plain FOR UPDATE only waits for a late settle of an expired lease.
-        const keyed = heads.rows
-          .filter((h) => h.msg_key !== null)
-          .sort((a, b) => Number(a.seq) - Number(b.seq));
-        let budget = options.limit - rows.length;
-        if (keyed.length > 0 && budget > 0) {
-          const followers = await client.query<RunRow>(
-            `SELECT f.seq, f.head, f.next_attempt_at, f.lease_until
-             FROM unnest($1::bigint[], $2::text[], $3::text[]) AS h(seq, target, msg_key)
-             CROSS JOIN LATERAL (
-               SELECT p.seq, h.seq AS head, p.next_attempt_at, p.lease_until FROM ${t} p
-               WHERE p.state = 'queued' AND p.target = h.target AND p.msg_key = h.msg_key AND p.seq > h.seq
-               ORDER BY p.seq LIMIT $4 FOR UPDATE) f
-             ORDER BY f.seq`,
-            [keyed.map((h) => h.seq), keyed.map((h) => h.target), keyed.map((h) => h.msg_key), budget],
+        const keyed = heads.rows.filter((h) => h.msg_key !== null);
+        const before = followerBound(
+          [...heads.rows].sort((x, y) => Number(x.seq) - Number(y.seq)),
+          options.limit,
+        );
+        const followers =
+          keyed.length === 0
+            ? []
+            : (
+                await client.query<RunRow>(
+                  `SELECT f.seq, f.head, f.next_attempt_at, f.lease_until
+                   FROM unnest($1::bigint[], $2::text[], $3::text[]) AS h(seq, target, msg_key)
+                   CROSS JOIN LATERAL (
+                     SELECT p.seq, h.seq AS head, p.next_attempt_at, p.lease_until FROM ${t} p
+                     WHERE p.state = 'queued' AND p.target = h.target AND p.msg_key = h.msg_key
+                       AND p.seq > h.seq AND ($5::bigint IS NULL OR p.seq < $5)
+                     ORDER BY p.seq LIMIT $4 FOR UPDATE) f
+                   ORDER BY f.seq`,
+                  [
+                    keyed.map((h) => h.seq),
+                    keyed.map((h) => h.target),
+                    keyed.map((h) => h.msg_key),
+                    options.limit,
+                    before ?? null,
+                  ],
+                )
+              ).rows;
+        const plan = planClaim(
+          [...heads.rows].sort((x, y) => Number(x.seq) - Number(y.seq)),
+          (head) => followers.filter((f) => String(f.head) === String(head.seq)),
+          at,
+          options.limit,
+        );
+        const rows = [...plan.heads];
+        // Heads the merge left out (later than `limit` rows of other runs) go back unleased.
+        const kept = new Set(plan.heads.map((h) => String(h.seq)));
+        const dropped = heads.rows.filter((h) => !kept.has(String(h.seq))).map((h) => h.seq);
+        if (dropped.length > 0) {
+          await client.query(
+            `UPDATE ${t} SET lease_owner = NULL, lease_until = 0 WHERE seq = ANY($1::bigint[])`,
+            [dropped],
           );
-          const taken: string[] = [];
-          for (const head of keyed) {
-            if (budget <= 0) break;
-            const run = claimableRun(
-              followers.rows.filter((f) => String(f.head) === String(head.seq)),
-              at,
-              budget,
-            );
-            taken.push(...run.map((r) => String(r.seq)));
-            budget -= run.length;
-          }
-          if (taken.length > 0) {
-            const leased = await client.query<Row>(
-              `UPDATE ${t} SET lease_owner = $1, lease_until = $2 WHERE seq = ANY($3::bigint[]) RETURNING *`,
-              [options.owner, at + options.leaseMs, taken],
-            );
-            rows.push(...leased.rows);
-          }
+        }
+        if (plan.followers.length > 0) {
+          const leased = await client.query<Row>(
+            `UPDATE ${t} SET lease_owner = $1, lease_until = $2 WHERE seq = ANY($3::bigint[]) RETURNING *`,
+            [options.owner, at + options.leaseMs, plan.followers.map((f) => String(f.seq))],
+          );
+          rows.push(...leased.rows);
         }
         await client.query('COMMIT');
         return rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map(claimedOf);

@@ -52,11 +52,11 @@ describe('SQLite outbox', () => {
 
     const outbox = createSqliteOutbox({ ...limits, file }, { logger: silentLogger, now: () => 20 });
     await outbox.open();
-    // Within the limit, heads come first: a1 (head of a), b1 (head of b); a2 is not a head.
+    // Within the limit, rows go in append order: a1 (head of a) and a2 (its run), not b1 first.
     const limited = await outbox.claim({ limit: 2, owner: 'r0', leaseMs: 1 }, 20);
     assert.deepEqual(
       limited.map((r) => r.envelope.id),
-      [a1.id, b1.id],
+      [a1.id, a2.id],
     );
     // Once that lease ran out: key a goes as a run (a1 then a2), in seq order with the rest.
     const claimed = await outbox.claim({ limit: 10, owner: 'r1', leaseMs: 1000 }, 25);
@@ -122,6 +122,74 @@ describe('SQLite outbox', () => {
       (await outbox.claim({ limit: 10, owner: 'r', leaseMs: 5 }, 100)).map((r) => r.envelope.id),
       [k2.id, k3.id],
     );
+    await outbox.close();
+  });
+
+  it('drains a backlog of keyed and keyless rows in append order, a claim at a time', async () => {
+    const file = path.join(dir, 'mixed', 'outbox.db');
+    const outbox = createSqliteOutbox({ ...limits, file }, { logger: silentLogger, now: () => 10 });
+    await outbox.open();
+    // Like the fault load: four keys and keyless, round robin.
+    const keys = ['k0', 'k1', 'k2', 'k3', undefined];
+    const appended = Array.from({ length: 100 }, (_, i) => envelope(keys[i % keys.length]));
+    assert.equal((await outbox.append(appended.map((e) => ({ envelope: e, target: 't' })))).kind, 'appended');
+    const claimed: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const rows = await outbox.claim({ limit: 10, owner: `r${round}`, leaseMs: 60_000 }, 10);
+      // Each claim is the next 10 rows of the backlog: no keyless rows ahead of keyed ones.
+      assert.deepEqual(
+        rows.map((r) => r.envelope.id),
+        appended.slice(round * 10, round * 10 + 10).map((e) => e.id),
+        `claim ${round}`,
+      );
+      claimed.push(...rows.map((r) => r.envelope.id));
+      await outbox.settle(
+        rows.map((r) => ({
+          seq: r.seq,
+          kind: 'confirmed' as const,
+          attempts: 1,
+          receipt: { messageId: r.envelope.id, broker: 'x', target: 't' },
+        })),
+        `r${round}`,
+        10,
+      );
+    }
+    assert.equal(claimed.length, 100);
+    await outbox.close();
+  });
+
+  it('names the keys with queued rows for a target: pending, committed and leased ones, until settled', async () => {
+    const file = path.join(dir, 'queued-keys', 'outbox.db');
+    const outbox = createSqliteOutbox({ ...limits, file }, { logger: silentLogger, now: () => 10 });
+    await outbox.open();
+    assert.deepEqual([...(await outbox.queuedKeys('t', ['a', 'b']))], [], 'an empty outbox');
+    const a1 = envelope('a');
+    // Asked while the append waits for its group commit: already queued for this question.
+    const appending = outbox.append([
+      { envelope: a1, target: 't' },
+      { envelope: envelope('c'), target: 'other' },
+    ]);
+    assert.deepEqual([...(await outbox.queuedKeys('t', ['a', 'b', 'c']))], ['a']);
+    assert.equal((await appending).kind, 'appended');
+    assert.deepEqual([...(await outbox.queuedKeys('t', ['a', 'b', 'c', 'a']))], ['a']);
+    assert.deepEqual([...(await outbox.queuedKeys('other', ['a', 'c']))], ['c']);
+    // Held by a relay: still queued. Confirmed: no longer.
+    const [row] = await outbox.claim({ limit: 1, owner: 'r', leaseMs: 1000 }, 10);
+    assert.equal(row!.envelope.id, a1.id);
+    assert.deepEqual([...(await outbox.queuedKeys('t', ['a']))], ['a']);
+    await outbox.settle(
+      [
+        {
+          seq: row!.seq,
+          kind: 'confirmed',
+          attempts: 1,
+          receipt: { messageId: a1.id, broker: 'x', target: 't' },
+        },
+      ],
+      'r',
+      11,
+    );
+    assert.deepEqual([...(await outbox.queuedKeys('t', ['a']))], []);
     await outbox.close();
   });
 

@@ -20,7 +20,8 @@ import { createGroupCommitter, type GroupCommitter, type Logger } from '../../co
 import { claimedOf, deadOf, statusOf } from './rows.js';
 import {
   OutboxError,
-  claimableRun,
+  followerBound,
+  planClaim,
   errorOf,
   storedBytes,
   type AppendOutcome,
@@ -116,6 +117,18 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
   let closed = false;
   let queuedCount = 0;
   let queuedBytes = 0;
+  /** (target, key) of appends reserved but not committed yet: queued, though not in the table. */
+  const appending = new Map<string, number>();
+  const slot = (target: string, key: string) => `${target}\u0000${key}`;
+  function countAppending(messages: readonly OutboxMessage[], delta: 1 | -1): void {
+    for (const { target, envelope } of messages) {
+      if (envelope.key === undefined) continue;
+      const name = slot(target, envelope.key);
+      const n = (appending.get(name) ?? 0) + delta;
+      if (n > 0) appending.set(name, n);
+      else appending.delete(name);
+    }
+  }
   let statusBuffer: StatusRecord[] = [];
   let statusTimer: NodeJS.Timeout | undefined;
   let failing = false;
@@ -141,9 +154,16 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
                AND p.msg_key = o.msg_key AND p.seq < o.seq))
          ORDER BY o.seq LIMIT @limit`,
       ),
-      followers: database.prepare<{ target: string; key: string; after: number; limit: number }, Row>(
-        `SELECT * FROM outbox WHERE state = 'queued' AND target = @target AND msg_key = @key AND seq > @after
+      followers: database.prepare<
+        { target: string; key: string; after: number; before: number; limit: number },
+        Row
+      >(
+        `SELECT * FROM outbox WHERE state = 'queued' AND target = @target AND msg_key = @key
+           AND seq > @after AND seq < @before
          ORDER BY seq LIMIT @limit`,
+      ),
+      keyQueued: database.prepare<{ target: string; key: string }, { one: number }>(
+        `SELECT 1 AS one FROM outbox WHERE state = 'queued' AND target = @target AND msg_key = @key LIMIT 1`,
       ),
       lease: database.prepare('UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE seq = ?'),
       confirm: database.prepare(
@@ -362,6 +382,7 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
       queuedCount += messages.length;
       queuedBytes += bytes;
       let results: AppendOutcome[];
+      countAppending(messages, 1);
       try {
         results = await committer.submit(
           messages.map((message, i) => ({ message, bytes: sizes[i]!, state: 'queued' as const })),
@@ -371,6 +392,8 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
         queuedCount -= messages.length;
         queuedBytes -= bytes;
         return { kind: 'unavailable', detail: errorOf(error).message };
+      } finally {
+        countAppending(messages, -1);
       }
       const failed = results.find((r) => r.kind !== 'appended');
       if (failed) {
@@ -379,6 +402,19 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
         return failed;
       }
       return { kind: 'appended' };
+    },
+
+    async queuedKeys(target, keys) {
+      const found = new Set<string>();
+      // queuedCount includes reserved appends: 0 means nothing is queued or on its way.
+      if (keys.length === 0 || queuedCount === 0) return found;
+      const { s } = usable();
+      return wrap('queued keys', () => {
+        for (const key of new Set(keys)) {
+          if (appending.has(slot(target, key)) || s.keyQueued.get({ target, key })) found.add(key);
+        }
+        return found;
+      });
     },
 
     async claim(options, at) {
@@ -391,20 +427,21 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
               limit: options.limit,
               excluded: JSON.stringify(options.excludeTargets ?? []),
             });
-            const rows = [...heads];
-            for (const head of heads) {
-              const budget = options.limit - rows.length;
-              if (budget <= 0) break;
-              if (head.msg_key === null) continue;
-              const followers = s.followers.all({
-                target: head.target,
-                key: head.msg_key,
-                after: head.seq,
-                limit: budget,
-              });
-              rows.push(...claimableRun(followers, at, budget));
-            }
-            rows.sort((a, b) => a.seq - b.seq);
+            const before = followerBound(heads, options.limit) ?? Number.MAX_SAFE_INTEGER;
+            const plan = planClaim(
+              heads,
+              (head) =>
+                s.followers.all({
+                  target: head.target,
+                  key: head.msg_key!,
+                  after: head.seq,
+                  before,
+                  limit: options.limit,
+                }),
+              at,
+              options.limit,
+            );
+            const rows = [...plan.heads, ...plan.followers].sort((a, b) => a.seq - b.seq);
             for (const row of rows) s.lease.run(options.owner, at + options.leaseMs, row.seq);
             return rows.map(claimedOf);
           })

@@ -30,13 +30,18 @@ export interface LoadResult {
   readonly notAccepted: readonly string[];
   readonly hung: readonly string[];
   readonly byOutcome: Readonly<Record<string, number>>;
+  /** Error answers by status and problem code, e.g. `503 GW_ERR_OUTBOX_FULL` → count. */
+  readonly problems: Readonly<Record<string, number>>;
 }
 
 export interface Load {
   /** Ids answered 2xx so far. */
   acceptedCount(): number;
-  /** Resolves when `count` more 2xx answers arrived after the call, or rejects after timeoutMs. */
-  waitForAccepted(count: number, timeoutMs: number): Promise<void>;
+  /**
+   * Resolves when `count` more 2xx answers (only `status` answers, when given) arrived after the
+   * call, or rejects after timeoutMs.
+   */
+  waitForAccepted(count: number, timeoutMs: number, status?: number): Promise<void>;
   stop(): Promise<LoadResult>;
 }
 
@@ -46,6 +51,8 @@ export function startLoad(options: LoadOptions): Load {
   const sent: string[] = [];
   const outcomes = new Map<string, Outcome>();
   let accepted = 0;
+  const problems: Record<string, number> = {};
+  const byStatus = new Map<number, number>();
   let stopped = false;
   let counter = 0;
 
@@ -69,12 +76,22 @@ export function startLoad(options: LoadOptions): Load {
           body: JSON.stringify({ n, seq }),
           signal: AbortSignal.timeout(options.clientTimeoutMs),
         });
-        await response.arrayBuffer();
+        const body = await response.text();
         outcome = response.status;
+        if (outcome >= 400) {
+          let code = '?';
+          try {
+            code = String((JSON.parse(body) as { code?: unknown }).code ?? '?');
+          } catch {
+            // not problem+json
+          }
+          problems[`${outcome} ${code}`] = (problems[`${outcome} ${code}`] ?? 0) + 1;
+        }
       } catch (error) {
         outcome = (error as Error).name === 'TimeoutError' ? 'hung' : 'error';
       }
       outcomes.set(id, outcome);
+      if (typeof outcome === 'number') byStatus.set(outcome, (byStatus.get(outcome) ?? 0) + 1);
       if (typeof outcome === 'number' && outcome >= 200 && outcome < 300) accepted += 1;
       else await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -83,13 +100,14 @@ export function startLoad(options: LoadOptions): Load {
   const running = Array.from({ length: options.clients }, (_, n) => client(n));
   return {
     acceptedCount: () => accepted,
-    async waitForAccepted(count, timeoutMs) {
-      const target = accepted + count;
+    async waitForAccepted(count, timeoutMs, status) {
+      const counted = () => (status === undefined ? accepted : (byStatus.get(status) ?? 0));
+      const target = counted() + count;
       const deadline = Date.now() + timeoutMs;
-      while (accepted < target) {
+      while (counted() < target) {
         if (Date.now() > deadline) {
           throw new Error(
-            `only ${accepted - target + count} of ${count} requests answered 2xx within ${timeoutMs} ms`,
+            `only ${counted() - target + count} of ${count} requests answered ${status ?? '2xx'} within ${timeoutMs} ms`,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -109,6 +127,7 @@ export function startLoad(options: LoadOptions): Load {
         notAccepted: sent.filter((id) => !ok(outcomes.get(id))),
         hung: sent.filter((id) => outcomes.get(id) === 'hung'),
         byOutcome,
+        problems,
       };
     },
   };

@@ -62,6 +62,12 @@ export interface BrokerScenario {
   readonly headers?: Record<string, string>;
   /** Wait for 20 answers 2xx before injecting (default true; false when the gateway crashes at once). */
   readonly warmup?: boolean;
+  /**
+   * The answer that shows the gateway recovered: 20 of them after the fault healed end the load.
+   * Default: any 2xx. A spooling scenario waits for 201 (publishing to the broker again), as a 202
+   * is also what it answers while the broker is down.
+   */
+  readonly recoveredWith?: number;
   /** Scenario-specific checks on the answers (e.g. 503 never 202). */
   check?(result: LoadResult): void;
 }
@@ -124,14 +130,22 @@ export async function runBrokerScenario(broker: FaultBroker, scenario: BrokerSce
         return current;
       },
     };
+    const phases: string[] = [];
+    let phaseStart = Date.now();
+    const phase = (name: string) => {
+      phases.push(`${name} ${((Date.now() - phaseStart) / 1000).toFixed(1)} s`);
+      phaseStart = Date.now();
+    };
     await scenario.inject(context);
+    phase('fault');
     if (!scenario.stopsGateway) {
       // Recovery: the gateway publishes again once the fault healed.
-      await load.waitForAccepted(20, 90_000);
+      await load.waitForAccepted(20, 90_000, scenario.recoveredWith);
       await sleep(1_000);
     }
     const result = await load.stop();
     load = undefined;
+    phase('recovery');
     // Everything answered 2xx should arrive (spooled messages once the relay drained the outbox);
     // then idle. Wait as long as deliveries still progress (a big spool takes a while to drain),
     // but give up after 30 s without a new message, or after DELIVERY_WAIT_CAP_MS in all.
@@ -150,6 +164,12 @@ export async function runBrokerScenario(broker: FaultBroker, scenario: BrokerSce
       await reader.waitForCount(received.length + 1, 1_000).catch(() => {});
     }
     await reader.waitForIdle(3_000, 60_000);
+    phase('read-back');
+    const problems = Object.entries(result.problems).map(([problem, n]) => `${problem}: ${n}`);
+    process.stderr.write(
+      `FAULT PHASES ${broker.name} ${scenario.name}: ${phases.join(', ')}` +
+        `${problems.length > 0 ? `; error answers ${problems.join(', ')}` : ''}\n`,
+    );
     const report = analyzeDelivery(reader.received(), result.accepted, { mayArrive: result.notAccepted });
     const outcomes = Object.entries(result.byOutcome)
       .map(([outcome, count]) => `${outcome}:${count}`)
@@ -166,6 +186,10 @@ export async function runBrokerScenario(broker: FaultBroker, scenario: BrokerSce
       hung: result.hung.length,
       note: outcomes,
     });
+    if (report.lost.length > 0 && !scenario.stopsGateway) {
+      // Tells a stuck relay (rows still queued in the outbox) from a stuck read-back.
+      process.stderr.write(`gateway state after the read-back:\n${await relayState(gateway)}\n`);
+    }
     assert.deepEqual(report.lost, [], `ids answered 2xx but never delivered`);
     assert.deepEqual(report.unexpected, [], `delivered ids no client sent`);
     assert.deepEqual(result.hung, [], `requests unanswered after ${CLIENT_TIMEOUT_MS} ms`);
@@ -182,5 +206,20 @@ export async function runBrokerScenario(broker: FaultBroker, scenario: BrokerSce
     // Never leave a broker frozen or down.
     await thawBroker(broker.name).catch(() => []);
     await ensureBrokers([broker.name]);
+  }
+}
+
+/** The gateway's outbox and relay metric lines, or why they could not be read. */
+async function relayState(gateway: GatewayProcess | undefined): Promise<string> {
+  if (!gateway) return '(no gateway)';
+  try {
+    const response = await fetch(`${gateway.url}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const text = await response.text();
+    return text
+      .split('\n')
+      .filter((line) => /^pubgate_(outbox|relay|breaker|target)/.test(line))
+      .join('\n');
+  } catch (error) {
+    return `(metrics unavailable: ${String(error)})`;
   }
 }
