@@ -555,6 +555,14 @@ const outboxStoreSchema = z.discriminatedUnion('kind', [
       .default('pubgate_outbox')
       .describe('Table name; created if missing. Default: pubgate_outbox.'),
     poolSize: z.number().int().positive().default(10).describe('Connections in the pool. Default: 10.'),
+    queryTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(5_000)
+      .describe(
+        'Longest wait for one query (and for a pool connection): a PostgreSQL that stops answering turns into 503 GW_ERR_OUTBOX_UNAVAILABLE (async, spool) and relay retries, never a hung request. Default: 5000.',
+      ),
     maxMessages: z
       .number()
       .int()

@@ -25,7 +25,13 @@
  * Every outcome of a sync or fire-and-forget publish is recorded as a status row (not fsync'd,
  * batched), so GET /v1/messages/{id} answers for every recent message.
  */
-import type { AdapterError, Logger, MessageEnvelope, PublishReceipt } from '../../adapters/core/index.js';
+import {
+  abortable,
+  type AdapterError,
+  type Logger,
+  type MessageEnvelope,
+  type PublishReceipt,
+} from '../../adapters/core/index.js';
 import type { Outbox } from '../../adapters/reliability/outbox/outbox.js';
 import type { Relay } from '../../adapters/reliability/relay.js';
 import { sleep, type RetryPolicy } from '../../adapters/reliability/retry.js';
@@ -337,6 +343,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     route: ResolvedRoute,
     envelopes: readonly MessageEnvelope[],
     choices: readonly TargetChoice[],
+    signal: AbortSignal,
   ): Promise<number[]> {
     if (route.route.degrade !== 'spool') return [];
     const byTarget = new Map<string, number[]>();
@@ -351,9 +358,13 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     for (const [target, indices] of byTarget) {
       let queued: ReadonlySet<string>;
       try {
-        queued = await outbox.queuedKeys(
-          target,
-          indices.map((i) => envelopes[i]!.key!),
+        // Bounded by the request's deadline: a store that hangs must not hang the request.
+        queued = await abortable(
+          outbox.queuedKeys(
+            target,
+            indices.map((i) => envelopes[i]!.key!),
+          ),
+          signal,
         );
       } catch (error) {
         deps.logger.warn(
@@ -381,7 +392,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     allChoices: readonly TargetChoice[],
     signal: AbortSignal,
   ): Promise<DeliveryOutcome[]> {
-    const held = await queueBehindKey(route, all, allChoices);
+    const held = await queueBehindKey(route, all, allChoices, signal);
     if (held.length === all.length) return all.map(() => ({ kind: 'queued' }));
     const heldSet = new Set(held);
     const rest = all.flatMap((_, i) => (heldSet.has(i) ? [] : [i]));

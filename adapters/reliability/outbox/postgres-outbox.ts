@@ -34,6 +34,8 @@ export interface PostgresOutboxConfig extends OutboxLimits {
   readonly url: string;
   readonly table: string;
   readonly poolSize: number;
+  /** Longest wait for one query, and for a connection from the pool. Default: 5000. */
+  readonly queryTimeoutMs?: number;
 }
 
 /** A queued row after a claimed key head (see claimableRun). */
@@ -100,7 +102,9 @@ export function createPostgresOutbox(
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: config.queryTimeoutMs ?? 5_000,
+    // Client-side: a server that stops answering fails the query instead of hanging its caller.
+    query_timeout: config.queryTimeoutMs ?? 5_000,
   });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
   let opened = false;
