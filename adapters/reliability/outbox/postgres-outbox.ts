@@ -309,11 +309,9 @@ export function createPostgresOutbox(
         );
         // The runs after the keyed heads we hold: nobody else can claim those rows (they are not
         // heads), so plain FOR UPDATE only waits for a late settle of an expired lease.
-        const keyed = heads.rows.filter((h) => h.msg_key !== null);
-        const before = followerBound(
-          [...heads.rows].sort((x, y) => Number(x.seq) - Number(y.seq)),
-          options.limit,
-        );
+        const ordered = [...heads.rows].sort((x, y) => Number(x.seq) - Number(y.seq));
+        const keyed = ordered.filter((h) => h.msg_key !== null);
+        const before = followerBound(ordered, options.limit);
         const followers =
           keyed.length === 0
             ? []
@@ -336,12 +334,13 @@ export function createPostgresOutbox(
                   ],
                 )
               ).rows;
-        const plan = planClaim(
-          [...heads.rows].sort((x, y) => Number(x.seq) - Number(y.seq)),
-          (head) => followers.filter((f) => String(f.head) === String(head.seq)),
-          at,
-          options.limit,
-        );
+        const runs = new Map<string, RunRow[]>();
+        for (const f of followers) {
+          const run = runs.get(String(f.head));
+          if (run) run.push(f);
+          else runs.set(String(f.head), [f]);
+        }
+        const plan = planClaim(ordered, (head) => runs.get(String(head.seq)) ?? [], at, options.limit);
         const rows = [...plan.heads];
         // Heads the merge left out (later than `limit` rows of other runs) go back unleased.
         const kept = new Set(plan.heads.map((h) => String(h.seq)));
