@@ -95,6 +95,36 @@ describe('PostgreSQL outbox', () => {
     assert.equal((await a.counts()).queued, 0);
   });
 
+  it('claims a backlog of keyed and keyless rows in append order', async () => {
+    const keys = ['k0', 'k1', 'k2', 'k3', undefined];
+    const ids = Array.from({ length: 50 }, (_, i) => `mix${i}`);
+    const appended = await a.append(
+      ids.map((id, i) => ({ envelope: envelope(id, keys[i % 5]), target: 'mix' })),
+    );
+    assert.equal(appended.kind, 'appended');
+    for (let round = 0; round < 5; round++) {
+      const rows = await b.claim(
+        { limit: 10, owner: 'B', leaseMs: 60_000, excludeTargets: ['t', 'qk', 'other'] },
+        Date.now(),
+      );
+      assert.deepEqual(
+        rows.map((r) => r.envelope.id),
+        ids.slice(round * 10, round * 10 + 10),
+        `claim ${round}`,
+      );
+      await b.settle(
+        rows.map((r) => ({
+          seq: r.seq,
+          kind: 'confirmed' as const,
+          attempts: 1,
+          receipt: { messageId: r.envelope.id, broker: 'x', target: 'mix' },
+        })),
+        'B',
+        Date.now(),
+      );
+    }
+  });
+
   it("answers which keys have queued rows, to every replica (another replica's rows included)", async () => {
     const target = 'qk';
     assert.equal((await a.append([{ envelope: envelope('qk1', 'x'), target }])).kind, 'appended');
