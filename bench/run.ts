@@ -112,7 +112,10 @@ function throughGateway(
   body: string,
   duration: number,
   extraHeaders: Record<string, string> = {},
+  /** > 0: each request carries a Message-Key, round robin over this many keys. */
+  keys = 0,
 ): Promise<LoadResult> {
+  let sent = 0;
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -122,6 +125,18 @@ function throughGateway(
         duration,
         headers: { authorization: 'Bearer dev-key', 'content-type': 'application/json', ...extraHeaders },
         body,
+        ...(keys > 0
+          ? {
+              requests: [
+                {
+                  setupRequest: (request: autocannon.Request) => ({
+                    ...request,
+                    headers: { ...request.headers, 'message-key': `k${sent++ % keys}` },
+                  }),
+                },
+              ],
+            }
+          : {}),
       },
       (error, result) => {
         if (error) return reject(error);
@@ -160,7 +175,12 @@ interface Row {
   direct: LoadResult;
   accepted: AcceptRow;
   drain: DrainRow | undefined;
+  /** The same drain with every message keyed (DRAIN_KEYS keys): runs per key, order kept. */
+  keyedDrain: DrainRow | undefined;
 }
+
+/** Keys of the keyed backlog: like a few hot partitions' worth of ordered traffic. */
+const DRAIN_KEYS = 4;
 
 /** Sums the samples of one metric (all label sets matching `labels`) in a Prometheus scrape. */
 function metricSum(scrape: string, name: string, labels: RegExp = /.*/): number {
@@ -209,7 +229,12 @@ async function waitForEmptyOutbox(
  * `seconds` of `Prefer: respond-async` load into its outbox. Then a gateway with the real endpoint
  * starts on the same outbox, and the relay's drain is timed from its first readiness to empty.
  */
-async function drainBacklog(target: BenchTarget, topic: string, body: string): Promise<DrainRow | undefined> {
+async function drainBacklog(
+  target: BenchTarget,
+  topic: string,
+  body: string,
+  keys = 0,
+): Promise<DrainRow | undefined> {
   if (!target.unreachableEnv) return undefined;
   const offline = await startGateway(target.config, {
     acceptMode: true,
@@ -218,7 +243,7 @@ async function drainBacklog(target: BenchTarget, topic: string, body: string): P
   });
   let backlog: number;
   try {
-    await throughGateway(offline.url, topic, body, seconds, { prefer: 'respond-async' });
+    await throughGateway(offline.url, topic, body, seconds, { prefer: 'respond-async' }, keys);
     backlog = (await outboxState(offline.url)).queued;
   } finally {
     await offline.stop();
@@ -312,7 +337,12 @@ async function benchOne(name: string): Promise<Row> {
     `${name}: backlog with the broker unreachable for ${seconds}s, then the relay drains it ...\n`,
   );
   const drain = await drainBacklog(target, drainTopic, body);
-  return { broker: name, gateway: viaGateway, direct: viaDirect, accepted, drain };
+
+  const keyedTopic = `bench.drain-keyed-${run}`;
+  await target.prepare?.(target.destination(keyedTopic));
+  process.stderr.write(`${name}: the same with ${DRAIN_KEYS} message keys ...\n`);
+  const keyedDrain = await drainBacklog(target, keyedTopic, body, DRAIN_KEYS);
+  return { broker: name, gateway: viaGateway, direct: viaDirect, accepted, drain, keyedDrain };
 }
 
 function fmt(n: number, digits = 1): string {
@@ -354,13 +384,22 @@ function report(rows: Row[]): string {
     'A backlog is accepted (202) for the same time by a gateway whose broker endpoint is unreachable;',
     'then a gateway with the real endpoint opens the same outbox, and the drain is timed from its',
     'readiness until nothing is queued. Drain / direct compares the relay with the broker client.',
+    `Keyed: every message carries one of ${DRAIN_KEYS} \`Message-Key\`s (round robin); the relay keeps`,
+    "each key's order (a key's rows go out as ordered runs).",
     '',
-    '| broker | backlog | drain s | relay msg/s | left queued | drain / direct |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map(({ broker, drain: d, direct }) =>
-      d === undefined
-        ? `| ${broker} | — | — | — | — | — |`
-        : `| ${broker} | ${d.backlog} | ${fmt(d.seconds, 1)} | ${fmt(d.perSecond, 0)} | ${d.leftQueued} | ${fmt(d.perSecond / direct.perSecond, 2)} |`,
+    '| broker | keys | backlog | drain s | relay msg/s | left queued | drain / direct |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.flatMap(({ broker, drain, keyedDrain, direct }) =>
+      (
+        [
+          ['none', drain],
+          [String(DRAIN_KEYS), keyedDrain],
+        ] as const
+      ).map(([keys, d]) =>
+        d === undefined
+          ? `| ${broker} | ${keys} | — | — | — | — | — |`
+          : `| ${broker} | ${keys} | ${d.backlog} | ${fmt(d.seconds, 1)} | ${fmt(d.perSecond, 0)} | ${d.leftQueued} | ${fmt(d.perSecond / direct.perSecond, 2)} |`,
+      ),
     ),
     '',
   ];
