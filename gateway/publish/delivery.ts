@@ -25,13 +25,7 @@
  * Every outcome of a sync or fire-and-forget publish is recorded as a status row (not fsync'd,
  * batched), so GET /v1/messages/{id} answers for every recent message.
  */
-import {
-  abortable,
-  type AdapterError,
-  type Logger,
-  type MessageEnvelope,
-  type PublishReceipt,
-} from '../../adapters/core/index.js';
+import type { AdapterError, Logger, MessageEnvelope, PublishReceipt } from '../../adapters/core/index.js';
 import type { Outbox } from '../../adapters/reliability/outbox/outbox.js';
 import type { Relay } from '../../adapters/reliability/relay.js';
 import { sleep, type RetryPolicy } from '../../adapters/reliability/retry.js';
@@ -358,12 +352,10 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     for (const [target, indices] of byTarget) {
       let queued: ReadonlySet<string>;
       try {
-        // Bounded by the request's deadline: a store that hangs must not hang the request.
-        queued = await abortable(
-          outbox.queuedKeys(
-            target,
-            indices.map((i) => envelopes[i]!.key!),
-          ),
+        // The request's deadline bounds a store that waits on I/O (PostgreSQL).
+        queued = await outbox.queuedKeys(
+          target,
+          indices.map((i) => envelopes[i]!.key!),
           signal,
         );
       } catch (error) {

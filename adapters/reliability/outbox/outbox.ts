@@ -212,9 +212,10 @@ export interface Outbox {
   /**
    * Which of `keys` have queued rows for `target` (rows a relay holds right now, and appends not
    * yet committed, included). A sync publish of such a key is queued behind them rather than sent
-   * past them, so a key's messages keep their order across a spool.
+   * past them, so a key's messages keep their order across a spool. A store that waits on I/O
+   * gives up when `signal` aborts (the request's deadline).
    */
-  queuedKeys(target: string, keys: readonly string[]): Promise<ReadonlySet<string>>;
+  queuedKeys(target: string, keys: readonly string[], signal?: AbortSignal): Promise<ReadonlySet<string>>;
   settle(settlements: readonly Settlement[], owner: string, now: number): Promise<void>;
   /** Buffers status rows of synchronous publishes; written in the background, not fsync'd. */
   recordStatus(records: readonly StatusRecord[]): void;

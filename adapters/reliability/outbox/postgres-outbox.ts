@@ -16,7 +16,7 @@
  * - The table is created if missing (name from config).
  */
 import pg from 'pg';
-import type { Logger, PublishReceipt } from '../../core/index.js';
+import { abortable, type Logger, type PublishReceipt } from '../../core/index.js';
 import { claimedOf, deadOf, statusOf } from './rows.js';
 import {
   OutboxError,
@@ -273,15 +273,16 @@ export function createPostgresOutbox(
       return { kind: 'appended' };
     },
 
-    async queuedKeys(target, keys) {
+    async queuedKeys(target, keys, signal) {
       if (keys.length === 0) return new Set<string>();
       // Always asked of the table, not of the cached counts: another replica may have queued the
       // key a moment ago, and this request may be the caller's next one after that 202.
-      const result = await query<{ msg_key: string }>(
+      const asked = query<{ msg_key: string }>(
         'queued keys',
         `SELECT DISTINCT msg_key FROM ${t} WHERE state = 'queued' AND target = $1 AND msg_key = ANY($2::text[])`,
         [target, [...new Set(keys)]],
       );
+      const result = await (signal ? abortable(asked, signal) : asked);
       return new Set(result.rows.map((r) => r.msg_key));
     },
 
