@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { silentLogger, type MessageEnvelope } from '../../core/index.js';
+import { confirmAll } from '../../../test/support/outbox.js';
 import { createPostgresOutbox } from './postgres-outbox.js';
 
 const URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -70,16 +71,7 @@ describe('PostgreSQL outbox', () => {
           seen.set(row.envelope.id, owner);
           order.push(row.envelope.id);
         }
-        await store.settle(
-          rows.map((row) => ({
-            seq: row.seq,
-            kind: 'confirmed' as const,
-            attempts: 1,
-            receipt: { messageId: row.envelope.id, broker: 'fake', target: 't' },
-          })),
-          owner,
-          Date.now(),
-        );
+        await store.settle(confirmAll(rows, 'fake'), owner, Date.now());
       }
     }
     assert.equal(seen.size, 200);
@@ -112,16 +104,7 @@ describe('PostgreSQL outbox', () => {
         ids.slice(round * 10, round * 10 + 10),
         `claim ${round}`,
       );
-      await b.settle(
-        rows.map((r) => ({
-          seq: r.seq,
-          kind: 'confirmed' as const,
-          attempts: 1,
-          receipt: { messageId: r.envelope.id, broker: 'x', target: 'mix' },
-        })),
-        'B',
-        Date.now(),
-      );
+      await b.settle(confirmAll(rows), 'B', Date.now());
     }
   });
 
@@ -135,16 +118,7 @@ describe('PostgreSQL outbox', () => {
     assert.deepEqual([...(await a.queuedKeys(target, ['x']))], ['x'], 'a leased row is still queued');
     assert.deepEqual(rows.map((r) => r.envelope.id).sort(), ['qk1', 'qk2']);
     // Both confirmed: the table holds no queued rows of this test afterwards.
-    await b.settle(
-      rows.map((r) => ({
-        seq: r.seq,
-        kind: 'confirmed' as const,
-        attempts: 1,
-        receipt: { messageId: r.envelope.id, broker: 'x', target: r.target },
-      })),
-      'B',
-      Date.now(),
-    );
+    await b.settle(confirmAll(rows), 'B', Date.now());
     assert.deepEqual([...(await a.queuedKeys(target, ['x']))], []);
   });
 

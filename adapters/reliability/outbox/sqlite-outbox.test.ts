@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger, type MessageEnvelope } from '../../core/index.js';
+import { confirmAll } from '../../../test/support/outbox.js';
 import { createSqliteOutbox } from './sqlite-outbox.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pubgate-outbox-'));
@@ -143,16 +144,7 @@ describe('SQLite outbox', () => {
         `claim ${round}`,
       );
       claimed.push(...rows.map((r) => r.envelope.id));
-      await outbox.settle(
-        rows.map((r) => ({
-          seq: r.seq,
-          kind: 'confirmed' as const,
-          attempts: 1,
-          receipt: { messageId: r.envelope.id, broker: 'x', target: 't' },
-        })),
-        `r${round}`,
-        10,
-      );
+      await outbox.settle(confirmAll(rows), `r${round}`, 10);
     }
     assert.equal(claimed.length, 100);
     await outbox.close();
