@@ -20,12 +20,23 @@ export function isJsonMediaType(essence: string): boolean {
 
 /** `*` in an accepted pattern matches any run of characters: `text/*`, `application/*+json`, `*\/*`. */
 export function acceptsMediaType(accepted: readonly string[], essence: string): boolean {
-  return accepted.some((pattern) => {
+  return accepted.some((pattern) => matcherOf(pattern)(essence));
+}
+
+/** Compiled once per configured pattern (a config holds few), not once per request. */
+const matchers = new Map<string, (essence: string) => boolean>();
+
+function matcherOf(pattern: string): (essence: string) => boolean {
+  let matcher = matchers.get(pattern);
+  if (!matcher) {
     const p = pattern.toLowerCase();
-    if (!p.includes('*')) return p === essence;
-    const regex = new RegExp(`^${p.split('*').map(escapeRegex).join('.*')}$`);
-    return regex.test(essence);
-  });
+    if (p.includes('*')) {
+      const regex = new RegExp(`^${p.split('*').map(escapeRegex).join('.*')}$`);
+      matcher = (essence) => regex.test(essence);
+    } else matcher = (essence) => essence === p;
+    matchers.set(pattern, matcher);
+  }
+  return matcher;
 }
 
 function escapeRegex(text: string): string {
