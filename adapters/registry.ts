@@ -28,11 +28,6 @@ export function createAdapter(target: string, config: BrokerConfig, deps: Adapte
   return create(target, config, deps);
 }
 
-/** Whether the broker kind of this config offers a reader (see adapters/core/reader.ts). */
-export function hasReader(config: BrokerConfig): boolean {
-  return ADAPTER_KINDS.some((k) => k.kind === config.kind && 'createReader' in k);
-}
-
 /**
  * A real consumer of one destination of a configured broker target, from its start. Rejects when
  * the kind offers no reader.
