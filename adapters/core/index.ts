@@ -1,4 +1,5 @@
 export * from './adapter.js';
+export * from './backoff.js';
 export * from './batch.js';
 export * from './envelope.js';
 export * from './errors.js';

@@ -49,6 +49,7 @@ import {
   AdapterError,
   abortable,
   approximateSize,
+  backoffDelay,
   withDeadline,
   checkMessageSize,
   toWireHeaders,
@@ -64,6 +65,9 @@ import {
 } from '../core/index.js';
 import { classifyKafkaError, isUnreachable } from './classify-error.js';
 import type { KafkaConfig } from './config.js';
+
+/** Reconnect waits spread ±20 % around the doubling ceiling (adapters/core/backoff.ts). */
+const RECONNECT_JITTER = { spread: 0.2 } as const;
 
 const { Kafka, Partitioners, CompressionTypes, logLevel: KafkaLogLevel } = kafkajs;
 
@@ -324,10 +328,7 @@ export function createKafkaAdapter(target: string, config: KafkaConfig, deps: Ad
 
   function scheduleReconnect(): void {
     if (reconnectTimer || closing) return;
-    const { initialDelayMs, maxDelayMs } = config.reconnect;
-    const exponent = Math.min(Math.max(failedAttempts - 1, 0), 30);
-    const base = Math.min(maxDelayMs, initialDelayMs * 2 ** exponent);
-    const delayMs = Math.round(base * (0.8 + Math.random() * 0.4));
+    const delayMs = backoffDelay(failedAttempts, { ...config.reconnect, jitter: RECONNECT_JITTER });
     log.info({ attempt: failedAttempts + 1, backoffMs: delayMs }, 'reconnecting to kafka');
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;

@@ -16,7 +16,6 @@ import {
 import { rabbitmqConfigSchema, type RabbitMqConfig } from './config.js';
 import {
   createRabbitMqAdapter,
-  fullJitterDelay,
   redactUrl,
   type AmqpChannel,
   type AmqpConnection,
@@ -649,27 +648,6 @@ describe('rabbitmq adapter (fake amqplib)', () => {
     await closeQuietly(adapter);
     assert.ok(logs.length > 0);
     for (const line of logs) assert.doesNotMatch(line, /s3cret/);
-  });
-});
-
-describe('fullJitterDelay', () => {
-  const options = { initialDelayMs: 500, maxDelayMs: 30_000 };
-  it('grows the ceiling exponentially up to the cap', () => {
-    const almostOne = () => 0.999999;
-    assert.equal(fullJitterDelay(1, options, almostOne), 499);
-    assert.equal(fullJitterDelay(2, options, almostOne), 999);
-    assert.equal(fullJitterDelay(4, options, almostOne), 3999);
-    assert.equal(fullJitterDelay(50, options, almostOne), 29_999);
-    assert.equal(
-      fullJitterDelay(3, options, () => 0),
-      0,
-    );
-  });
-  it('stays within [0, ceiling] with the real random source', () => {
-    for (let attempt = 1; attempt < 20; attempt++) {
-      const delay = fullJitterDelay(attempt, options);
-      assert.ok(delay >= 0 && delay <= 30_000);
-    }
   });
 });
 

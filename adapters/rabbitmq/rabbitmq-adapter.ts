@@ -27,6 +27,7 @@
 import { connect as amqplibConnect, type Message, type Options } from 'amqplib';
 import {
   AdapterError,
+  backoffDelay,
   checkMessageSize,
   fanOutSignal,
   toWireHeaders,
@@ -76,21 +77,6 @@ export interface RabbitMqInternals {
   readonly connect?: (url: string, socketOptions: AmqpSocketOptions) => Promise<AmqpConnection>;
   /** Random source in [0, 1) for the backoff jitter. Default: Math.random. */
   readonly random?: () => number;
-}
-
-/**
- * Full-jitter exponential backoff (AWS architecture blog, "Exponential Backoff And Jitter"): attempt n
- * waits a uniformly random time in [0, min(maxDelayMs, initialDelayMs * 2^(n-1))]. Spreads the
- * reconnects of many gateway replicas after a broker restart instead of having them arrive together.
- */
-export function fullJitterDelay(
-  attempt: number,
-  options: { readonly initialDelayMs: number; readonly maxDelayMs: number },
-  random: () => number = Math.random,
-): number {
-  const exponent = Math.min(Math.max(attempt - 1, 0), 30);
-  const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** exponent);
-  return Math.floor(random() * ceiling);
 }
 
 /** The URL with the password removed, for logs and health details. */
@@ -731,7 +717,7 @@ export function createRabbitMqAdapter(
           }
           if (closing || !alive) break;
           attempt++;
-          const delay = fullJitterDelay(attempt, config.reconnect, random);
+          const delay = backoffDelay(attempt, config.reconnect, random);
           log.warn({ attempt, backoffMs: delay }, 'rabbitmq reopening the confirm channel');
           await sleep(delay);
         }
@@ -743,7 +729,7 @@ export function createRabbitMqAdapter(
       }
       if (closing) break;
       attempt++;
-      const delay = fullJitterDelay(attempt, config.reconnect, random);
+      const delay = backoffDelay(attempt, config.reconnect, random);
       log.warn({ attempt, backoffMs: delay, lastError: lastError?.code }, 'rabbitmq reconnecting');
       await sleep(delay);
     }

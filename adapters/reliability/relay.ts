@@ -21,7 +21,13 @@
  * Wakes on wake() (called after an append) or every `pollIntervalMs`.
  */
 import { randomUUID } from 'node:crypto';
-import { toAdapterError, type Logger, type MessageEnvelope, type PublishResult } from '../core/index.js';
+import {
+  backoffDelay,
+  toAdapterError,
+  type Logger,
+  type MessageEnvelope,
+  type PublishResult,
+} from '../core/index.js';
 import type { ClaimedRow, Outbox, Settlement } from './outbox/outbox.js';
 import { createRetryPolicy, sleep, type RetryOptions } from './retry.js';
 
@@ -98,6 +104,12 @@ export function createRelay(config: RelayConfig, deps: RelayDeps): Relay {
   let loop: Promise<void> | undefined;
   let running: Promise<number> | undefined;
   let storeFailures = 0;
+  // A store that keeps failing is polled less often: the poll interval doubling up to 64× (30 s at most).
+  const storeBackoff = {
+    initialDelayMs: config.pollIntervalMs,
+    maxDelayMs: Math.min(30_000, config.pollIntervalMs * 64),
+    jitter: 'none',
+  } as const;
 
   async function publishTarget(target: string, rows: ClaimedRow[]): Promise<Settlement[]> {
     // Not tied to stop(): a stopping relay lets its current batch finish (bounded by this timeout).
@@ -231,10 +243,7 @@ export function createRelay(config: RelayConfig, deps: RelayDeps): Relay {
         continue;
       }
       wakeUp = new AbortController();
-      const wait =
-        storeFailures > 0
-          ? Math.min(30_000, config.pollIntervalMs * 2 ** Math.min(storeFailures, 6))
-          : config.pollIntervalMs;
+      const wait = storeFailures > 0 ? backoffDelay(storeFailures + 1, storeBackoff) : config.pollIntervalMs;
       await sleep(wait, AbortSignal.any([wakeUp.signal, stopping.signal]));
       wakeUp = undefined;
       woken = false;

@@ -7,7 +7,7 @@
  * An ambiguous failure (the broker may have the message) is retried too. That is safe because the
  * same message id travels with every attempt, so a duplicate is detectable by consumers.
  */
-import type { AdapterError } from '../core/index.js';
+import { backoffDelay, type AdapterError } from '../core/index.js';
 
 export interface RetryOptions {
   /** Most tries in total, the first one included. 1 = never retry. */
@@ -48,11 +48,12 @@ export function createRetryPolicy(options: RetryOptions, deps: RetryDeps = {}): 
   const random = deps.random ?? Math.random;
   const now = deps.now ?? Date.now;
 
-  function backoff(attempt: number): number {
-    // 2^(attempt-1) overflows nothing: the exponent is capped before it matters.
-    const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(attempt - 1, 40));
-    return Math.floor(random() * ceiling);
-  }
+  const curve = {
+    initialDelayMs: options.baseDelayMs,
+    maxDelayMs: options.maxDelayMs,
+    jitter: 'full',
+  } as const;
+  const backoff = (attempt: number): number => backoffDelay(attempt, curve, random);
 
   return {
     options,

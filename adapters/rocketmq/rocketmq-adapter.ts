@@ -17,6 +17,7 @@
 import {
   AdapterError,
   abortable,
+  backoffDelay,
   checkMessageSize,
   fanOutSignal,
   type AdapterDeps,
@@ -227,11 +228,15 @@ export function createRocketMqAdapter(
 
   function scheduleReconnect(): void {
     if (state === 'closed' || state === 'up' || reconnectTimer !== undefined) return;
-    const base = Math.min(
-      config.reconnectMaxDelayMs,
-      config.reconnectInitialDelayMs * 2 ** reconnectAttempts,
+    const delay = backoffDelay(
+      reconnectAttempts + 1,
+      {
+        initialDelayMs: config.reconnectInitialDelayMs,
+        maxDelayMs: config.reconnectMaxDelayMs,
+        jitter: { spread: 0.2 },
+      },
+      random,
     );
-    const delay = Math.round(base * (0.8 + 0.4 * random()));
     reconnectAttempts += 1;
     log.info(
       { endpoints, attempt: reconnectAttempts, backoffMs: delay, lastError: lastError?.message },

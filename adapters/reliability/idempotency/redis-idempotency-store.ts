@@ -12,8 +12,11 @@
  * - Keys: `<keyPrefix>{<hash>}:done` and `:lock` (the braces keep both in one Redis Cluster slot).
  */
 import { Redis } from 'ioredis';
-import type { Logger } from '../../core/index.js';
+import { backoffDelay, type Logger } from '../../core/index.js';
 import { messageOf, type BeginOutcome, type IdempotencyStoreImpl, type StoredResponse } from './types.js';
+
+/** Reconnect waits: 50 ms doubling up to 2 s, forever (requests meanwhile answer 503). */
+const REDIS_RECONNECT = { initialDelayMs: 50, maxDelayMs: 2_000, jitter: 'none' } as const;
 
 export interface RedisIdempotencyConfig {
   readonly url: string;
@@ -54,7 +57,7 @@ export function createRedisIdempotencyStore(
     commandTimeout: config.commandTimeoutMs,
     connectTimeout: config.commandTimeoutMs,
     // Reconnect forever, backing off to 2 s; requests meanwhile answer 503.
-    retryStrategy: (times) => Math.min(2_000, 50 * 2 ** Math.min(times, 6)),
+    retryStrategy: (times) => backoffDelay(times + 1, REDIS_RECONNECT),
   });
   let down = false;
   client.on('error', (error: Error) => {
