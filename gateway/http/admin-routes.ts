@@ -6,7 +6,7 @@
  */
 import { Router, type Request } from 'express';
 import type { DeadLetter, Outbox } from '../../adapters/reliability/outbox/outbox.js';
-import type { TargetBreakers } from '../../policies/breaker/index.js';
+import type { TargetBreakers } from '../../adapters/reliability/breaker/index.js';
 import { GatewayError } from '../errors/registry.js';
 import { createAdminAuth } from './admin-auth.js';
 

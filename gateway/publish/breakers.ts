@@ -9,7 +9,7 @@ import {
   type BreakerState,
   type CarriedBreaker,
   type TargetBreakers,
-} from '../../policies/breaker/index.js';
+} from '../../adapters/reliability/breaker/index.js';
 import type { BreakersConfig } from '../config/schema.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 

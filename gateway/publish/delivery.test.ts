@@ -14,7 +14,7 @@ import {
   type PublishResult,
 } from '../../adapters/core/index.js';
 import { createRetryPolicy } from '../../adapters/reliability/retry.js';
-import { createTargetBreakers, type TargetBreakers } from '../../policies/breaker/index.js';
+import { createTargetBreakers, type TargetBreakers } from '../../adapters/reliability/breaker/index.js';
 import type { RouteConfig } from '../config/schema.js';
 import { createMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import { createRouter, type ResolvedRoute } from '../routing.js';

@@ -13,7 +13,7 @@ import {
   type MessageEnvelope,
   type PublishResult,
 } from '../../adapters/core/index.js';
-import type { TargetBreakers } from '../../policies/breaker/index.js';
+import type { TargetBreakers } from '../../adapters/reliability/breaker/index.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { ResolvedRoute } from '../routing.js';
 import type { Targets } from '../targets.js';

@@ -22,7 +22,7 @@ import type { CrashPoints } from '../publish/crash-points.js';
 import { createDelivery, type Delivery } from '../publish/delivery.js';
 import { createGatewayBreakers } from '../publish/breakers.js';
 import { createPublisher, type Publisher } from '../publish/publisher.js';
-import type { TargetBreakers } from '../../policies/breaker/index.js';
+import type { TargetBreakers } from '../../adapters/reliability/breaker/index.js';
 import { createRouter } from '../routing.js';
 import type { PooledTargets, TargetChanges } from './target-pool.js';
 
