@@ -18,6 +18,11 @@ export const ADAPTER_ERROR_CODES = {
   ADP_ERR_UNROUTABLE: { retriable: false, ambiguous: false },
   /** The message is bigger than the broker accepts. Detected before sending where possible. */
   ADP_ERR_TOO_LARGE: { retriable: false, ambiguous: false },
+  /**
+   * The destination (topic, exchange, stream) does not exist on the broker and the target does not
+   * create it. Final until someone creates it: retrying the same message cannot help.
+   */
+  ADP_ERR_NO_DESTINATION: { retriable: false, ambiguous: false },
   /** The destination name is not valid for this broker. */
   ADP_ERR_INVALID_DESTINATION: { retriable: false, ambiguous: false },
   /** The broker refused our credentials or permissions. Retrying will not help until config changes. */

@@ -117,7 +117,7 @@ describe('classifyKafkaError', () => {
     const unknownTopic = () => retriesExceeded(createErrorFromCode(3), 0);
     expect(
       classifyKafkaError(unknownTopic(), { phase: 'send', partitionsTouched: 0, autoTopicCreation: false }),
-      'ADP_ERR_REJECTED',
+      'ADP_ERR_NO_DESTINATION',
       { retriable: false, ambiguous: false },
     );
     expect(

@@ -212,7 +212,10 @@ function classifyRoot(root: unknown, context: ClassifyContext): Verdict {
   if (root instanceof KafkaJSProtocolError) {
     if (root.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
       return context.autoTopicCreation === false
-        ? REJECTED('the topic does not exist and allowAutoTopicCreation is false')
+        ? {
+            code: 'ADP_ERR_NO_DESTINATION',
+            what: 'the topic does not exist and allowAutoTopicCreation is false',
+          }
         : BACKPRESSURE('the topic does not exist (yet); auto-creation may be disabled on the broker');
     }
     const known = PROTOCOL_TYPES[root.type];

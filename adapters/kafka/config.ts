@@ -252,7 +252,7 @@ export const kafkaConfigSchema = z
           "broker's auto.create.topics.enable must also be true). Convenient in development and with templated " +
           "destinations; the topic then gets the broker's num.partitions and default.replication.factor (1 and 1 " +
           'by default: no replica, so not durable). In production set it to false and create topics with the ' +
-          'replication you need: a publish to a missing topic then fails with ADP_ERR_REJECTED. Default: true.',
+          'replication you need: a publish to a missing topic then fails with ADP_ERR_NO_DESTINATION (404 GW_ERR_NO_DESTINATION). Default: true.',
       ),
     ssl: z
       .boolean()

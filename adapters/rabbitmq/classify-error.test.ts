@@ -65,7 +65,7 @@ describe('classifyAmqpError', () => {
     [
       'exchange missing',
       withCode('Channel closed by server: 404 (NOT-FOUND) no exchange', 404),
-      'ADP_ERR_INVALID_DESTINATION',
+      'ADP_ERR_NO_DESTINATION',
       false,
     ],
     [
@@ -137,7 +137,7 @@ describe('classifyAmqpError', () => {
     const classified = classifyAmqpError(withCode('Channel closed by server: 404 (NOT-FOUND)', 404), {
       inFlight: true,
     });
-    assert.equal(classified.code, 'ADP_ERR_INVALID_DESTINATION');
+    assert.equal(classified.code, 'ADP_ERR_NO_DESTINATION');
     assert.equal(classified.ambiguous, true);
   });
 });

@@ -142,7 +142,7 @@ function fromReplyCode(
     case AMQP_REPLY.INVALID_PATH:
       return make('ADP_ERR_AUTH');
     case AMQP_REPLY.NOT_FOUND: // the exchange does not exist
-      return make('ADP_ERR_INVALID_DESTINATION');
+      return make('ADP_ERR_NO_DESTINATION');
     case AMQP_REPLY.PRECONDITION_FAILED:
       // Over max_message_size, or an exchange redeclared with another type/durability (a config error).
       return MESSAGE_TOO_LARGE.test(message) ? make('ADP_ERR_TOO_LARGE') : make('ADP_ERR_REJECTED');

@@ -630,7 +630,7 @@ describe('rabbitmq adapter (fake amqplib)', () => {
     });
     try {
       const error = await rejection(settledWithin(adapter.connect(signal()), 1000));
-      assert.equal(error.code, 'ADP_ERR_INVALID_DESTINATION');
+      assert.equal(error.code, 'ADP_ERR_NO_DESTINATION');
       assert.equal(broker.connection.channels[0]?.checked, 'pubgate');
       assert.equal(broker.connection.channels[0]?.asserted, undefined);
     } finally {

@@ -37,9 +37,9 @@ function expectCode(error: unknown, code: string, retriable: boolean, ambiguous:
 }
 
 describe('classifyRocketMqError: proxy status codes', () => {
-  it('TOPIC_NOT_FOUND is unroutable, or transient right after a reconnect', () => {
+  it('TOPIC_NOT_FOUND is a missing destination, or transient right after a reconnect', () => {
     const notFound = new NotFoundException(RocketMqCode.TOPIC_NOT_FOUND, 'topic not exist', 'r1');
-    expectCode(notFound, 'ADP_ERR_UNROUTABLE', false, false);
+    expectCode(notFound, 'ADP_ERR_NO_DESTINATION', false, false);
     expectCode(notFound, 'ADP_ERR_UNAVAILABLE', true, false, { topicNotFoundIsTransient: true });
   });
 

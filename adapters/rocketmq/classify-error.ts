@@ -72,8 +72,9 @@ export interface ClassifyContext {
    */
   readonly clientMayHaveRetried?: boolean;
   /**
-   * TOPIC_NOT_FOUND is normally final (ADP_ERR_UNROUTABLE). Right after a (re)connect the proxy may
-   * not know the broker's routes yet, so the adapter asks for it to be retriable then.
+   * TOPIC_NOT_FOUND is normally final (ADP_ERR_NO_DESTINATION). Right after a (re)connect the proxy
+   * may not know the broker's routes yet, so the adapter asks for it to be retriable then, for a
+   * topic it has published to before.
    */
   readonly topicNotFoundIsTransient?: boolean;
 }
@@ -137,7 +138,7 @@ function classifyStatus(
     case RocketMqCode.NOT_FOUND:
       return context.topicNotFoundIsTransient
         ? make('ADP_ERR_UNAVAILABLE', 'topic route not known yet after reconnecting')
-        : make('ADP_ERR_UNROUTABLE', 'topic does not exist (create it; the proxy does not auto-create)');
+        : make('ADP_ERR_NO_DESTINATION', 'topic does not exist (create it; the proxy does not auto-create)');
     case RocketMqCode.ILLEGAL_TOPIC:
       return make('ADP_ERR_INVALID_DESTINATION', 'illegal topic name');
     case RocketMqCode.PAYLOAD_TOO_LARGE:

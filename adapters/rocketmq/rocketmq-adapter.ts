@@ -54,6 +54,8 @@ export const ROCKETMQ_KIND = 'rocketmq';
  * not know a topic's route for a few seconds; TOPIC_NOT_FOUND is reported retriable for this long.
  */
 const ROUTE_GRACE_MS = 30_000;
+/** Topics remembered as existing (a send succeeded), for the grace above; a bound, not a cache. */
+const MAX_KNOWN_TOPICS = 10_000;
 
 /** Seam for unit tests: how the adapter builds its producer client. */
 export type RocketMqClientFactory = (
@@ -117,6 +119,8 @@ export function createRocketMqAdapter(
   let state: State = 'idle';
   let current: ClientHandle | undefined;
   let connectedAt = 0;
+  /** Topics a send has succeeded on: only these get the route grace after a reconnect. */
+  const knownTopics = new Set<string>();
   let downSince = 0;
   let lastError: AdapterError | undefined;
   let attemptInFlight: Promise<ClientHandle> | undefined;
@@ -310,11 +314,21 @@ export function createRocketMqAdapter(
     return { ok: true, message: { ...message, messageGroup: group }, group };
   }
 
-  function classifyContext(): ClassifyContext {
+  /**
+   * A TOPIC_NOT_FOUND is transient only for a topic known to exist (a send succeeded on it) and only
+   * within the grace after a (re)connect; any other is a missing destination, answered at once.
+   */
+  function classifyContext(topic: string): ClassifyContext {
     return {
       clientMayHaveRetried: config.maxAttempts > 1,
-      topicNotFoundIsTransient: now() - connectedAt < ROUTE_GRACE_MS,
+      topicNotFoundIsTransient: knownTopics.has(topic) && now() - connectedAt < ROUTE_GRACE_MS,
     };
+  }
+
+  function rememberTopic(topic: string): void {
+    if (knownTopics.has(topic)) return;
+    if (knownTopics.size >= MAX_KNOWN_TOPICS) knownTopics.clear();
+    knownTopics.add(topic);
   }
 
   async function sendOne(
@@ -330,7 +344,7 @@ export function createRocketMqAdapter(
       raw = handle.client.send(message);
     } catch (error) {
       return {
-        result: { ok: false, error: classifyRocketMqError(error, classifyContext()) },
+        result: { ok: false, error: classifyRocketMqError(error, classifyContext(message.topic)) },
         settled: Promise.resolve(),
       };
     }
@@ -353,6 +367,7 @@ export function createRocketMqAdapter(
     });
     try {
       const receipt = await abortable(Promise.race([raw, timeout]), signal);
+      rememberTopic(message.topic);
       return {
         result: {
           ok: true,
@@ -366,7 +381,7 @@ export function createRocketMqAdapter(
         settled,
       };
     } catch (error) {
-      const failure = classifyRocketMqError(error, classifyContext());
+      const failure = classifyRocketMqError(error, classifyContext(message.topic));
       if (
         isConnectivityFailure(error) ||
         (error instanceof AdapterError && error.code === 'ADP_ERR_TIMEOUT')

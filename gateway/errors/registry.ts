@@ -25,6 +25,11 @@ export const GATEWAY_ERRORS = {
   // 404/405 — what exists.
   GW_ERR_NOT_FOUND: { status: 404, title: 'No such resource', retriable: false },
   GW_ERR_NO_ROUTE: { status: 404, title: 'No route for this topic', retriable: false },
+  GW_ERR_NO_DESTINATION: {
+    status: 404,
+    title: "The topic's destination does not exist on the broker",
+    retriable: false,
+  },
   GW_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retriable: false },
   GW_ERR_TOPIC_NOT_READABLE: {
     status: 405,

@@ -24,6 +24,11 @@ interface BrokerCase {
   consumer(topic: string): Promise<TestConsumer>;
   /** Checks the receipt names this broker the way its example promises. */
   checkReceipt(receipt: Record<string, unknown>): void;
+  /**
+   * Where the example config does not create destinations: a topic with none on the broker, and the
+   * broker's name for it (the 404 names it).
+   */
+  readonly missing?: { readonly topic: string; readonly brokerName: string };
 }
 
 const CASES: BrokerCase[] = [
@@ -61,6 +66,8 @@ const CASES: BrokerCase[] = [
         assert.equal(receipt.broker, 'rocketmq');
         assert.match(String(receipt.brokerMessageId), /^[0-9A-F]{16,}$/i);
       },
+      // topicNameMapping: replace maps dots to underscores; nothing creates this topic.
+      missing: { topic: `never.created.${process.pid}`, brokerName: `never_created_${process.pid}` },
     };
   })(),
 ];
@@ -110,6 +117,23 @@ for (const testCase of CASES) {
         assert.equal(message?.contentType, 'application/json');
       } finally {
         await consumer.close();
+      }
+    });
+
+    it('answers a topic with no destination on the broker with 404 GW_ERR_NO_DESTINATION, at once and every time', async (t) => {
+      const { missing } = testCase;
+      if (!missing) {
+        t.skip(`the ${testCase.broker} example creates its destinations`);
+        return;
+      }
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const { res, json } = await publish(url, missing.topic, { order: attempt });
+        assert.equal(res.status, 404, JSON.stringify(json));
+        assert.match(String(res.headers.get('content-type')), /^application\/problem\+json/);
+        assert.equal(json.code, 'GW_ERR_NO_DESTINATION');
+        assert.equal(json.retriable, false);
+        assert.equal(res.headers.get('retry-after'), null);
+        assert.match(String(json.detail), new RegExp(missing.brokerName));
       }
     });
 
