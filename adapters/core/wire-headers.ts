@@ -3,7 +3,7 @@ import type { MessageEnvelope } from './envelope.js';
 /**
  * Header names every adapter writes next to the user's headers, so any consumer of any broker can
  * read the message id (for deduplication), tenant and content type the same way.
- * Lower-case, dash-separated: valid as Kafka headers, AMQP header table keys and RocketMQ properties.
+ * Lower-case, dash-separated: valid as a header or property name on every supported broker.
  */
 export const WIRE_HEADERS = {
   id: 'pubgate-id',
@@ -30,6 +30,7 @@ export function isWireHeaderName(name: string): boolean {
 
 /** The full header map to put on the wire: user headers plus the gateway's own. */
 export function toWireHeaders(envelope: MessageEnvelope): Record<string, string> {
+  // Spread copies own properties as they are (a user header named `constructor` included).
   const headers: Record<string, string> = { ...envelope.headers };
   headers[WIRE_HEADERS.id] = envelope.id;
   headers[WIRE_HEADERS.tenant] = envelope.tenant;
@@ -57,8 +58,8 @@ export interface WireMessage {
 
 /** The reverse of toWireHeaders, for consumers (tests, the verifier). Missing fields become ''. */
 export function fromWireHeaders(wire: Readonly<Record<string, string>>): WireMessage {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(wire)) if (!RESERVED.has(name)) headers[name] = value;
+  // Object.fromEntries defines every name as an own property; assignment would drop `__proto__`.
+  const headers = Object.fromEntries(Object.entries(wire).filter(([name]) => !RESERVED.has(name)));
   const key = wire[WIRE_HEADERS.key];
   const producer = wire[WIRE_HEADERS.producer];
   const seqText = wire[WIRE_HEADERS.seq];

@@ -7,6 +7,7 @@ import { createRequestObserver } from './middleware.js';
 import { createErrorHandler, sendProblem } from './problem.js';
 import { createPublishRoutes, type PublishRoutesDeps } from './publish-routes.js';
 import { createReloadRoutes, type ReloadRoutesDeps } from './reload-routes.js';
+import { refuseRepeatedSingletons } from './singleton-headers.js';
 import { createSystemRoutes, type SystemRoutesDeps } from './system-routes.js';
 
 export interface AppDeps
@@ -27,6 +28,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
 
   app.use(createRequestObserver(deps));
+  app.use(refuseRepeatedSingletons);
   app.use((req, res, next) => {
     // While draining, refuse new publishes quickly and ask the client to go elsewhere.
     if (deps.isShuttingDown() && req.method === 'POST') {
