@@ -27,6 +27,12 @@ import { loadConfig, type LoadedConfig } from './config/load.js';
 import type { GatewayConfig, OverloadConfig } from './config/schema.js';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import { apiDocument } from './http/api-document.js';
+import {
+  applyServerConfig,
+  installClientErrorAnswers,
+  screenRequest,
+  serverOptions,
+} from './http/client-errors.js';
 import { createLifecycleMetrics } from './observability/lifecycle-metrics.js';
 import { createMetrics, type GatewayMetrics } from './observability/metrics.js';
 import { packageVersion } from './package-version.js';
@@ -253,20 +259,13 @@ export function createGateway(loaded: LoadedConfig, deps: GatewayDeps): Gateway 
   current.targets.commit();
   lifecycleMetrics.setGeneration(1);
 
-  const server: Server = createServer(
-    {
-      headersTimeout: initial.server.headersTimeoutMs,
-      requestTimeout: initial.server.requestTimeoutMs,
-      keepAliveTimeout: initial.server.keepAliveTimeoutMs,
-    },
+  const server: Server = createServer(serverOptions(initial.server), (req, res) => {
+    if (screenRequest(req, res, current.config.server)) return;
     // The atomic pointer swap: each request runs on the runtime current when it arrived.
-    (req, res) => current.handle(req, res),
-  );
-  server.on('clientError', (error, socket) => {
-    logger.debug({ err: error }, 'client error on connection');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+    current.handle(req, res);
   });
+  applyServerConfig(server, initial.server);
+  installClientErrorAnswers(server, logger);
 
   /** Closes an old runtime once nothing holds it (or its drain timeout passed). */
   function retire(old: Runtime, drainTimeoutMs: number): void {
@@ -339,12 +338,27 @@ export function createGateway(loaded: LoadedConfig, deps: GatewayDeps): Gateway 
     } catch (error) {
       return refused([(error as Error).message], trigger);
     }
-    // New adapters connect before the swap, so the first request on the new config finds them
-    // ready; one that cannot connect keeps retrying in the background, as at start.
-    await Promise.all([runtime.pipeline.value.ready(), runtime.targets.connectAll()]);
-    if (shuttingDown) {
+    // Every adapter the reload adds or replaces is connected before the swap, so no request on the
+    // new config meets an unconnected target. Until then the running config (and a replaced
+    // target's old adapter) keeps serving; one that does not connect within
+    // reload.connectTimeoutMs refuses the reload, and the running config stays.
+    const { connectTimeoutMs } = next.config.reload;
+    const [, notConnected] = await Promise.all([
+      runtime.pipeline.value.ready(),
+      runtime.targets.connectNew(connectTimeoutMs),
+    ]);
+    if (shuttingDown || notConnected.length > 0) {
       await runtime.close();
-      return refused(['the gateway is shutting down'], trigger);
+      if (shuttingDown) return refused(['the gateway is shutting down'], trigger);
+      const { changes } = runtime.targets;
+      return refused(
+        notConnected.map(
+          ({ target, error }) =>
+            `broker target ${target} (${changes.replaced.includes(target) ? 'changed' : 'new'}) did not connect within ` +
+            `reload.connectTimeoutMs (${connectTimeoutMs} ms): ${error}`,
+        ),
+        trigger,
+      );
     }
 
     // The swap: from here on, new requests (and relay publishes) use the new runtime.
@@ -352,9 +366,7 @@ export function createGateway(loaded: LoadedConfig, deps: GatewayDeps): Gateway 
     runtime.targets.commit();
     current = runtime;
     const { server: serverConfig } = next.config;
-    server.headersTimeout = serverConfig.headersTimeoutMs;
-    server.requestTimeout = serverConfig.requestTimeoutMs;
-    server.keepAliveTimeout = serverConfig.keepAliveTimeoutMs;
+    applyServerConfig(server, serverConfig);
     if (next.config.log.level !== running.config.log.level) {
       if (deps.setLogLevel) deps.setLogLevel(next.config.log.level);
       else logger.warn({}, 'log.level changed but this logger cannot change level live');
