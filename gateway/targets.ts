@@ -3,6 +3,7 @@
  * the adapter registry (the gateway never names a broker kind itself).
  */
 import {
+  backoffDelay,
   toAdapterError,
   withDeadline,
   type AdapterDeps,
@@ -14,6 +15,9 @@ import { createAdapter } from '../adapters/registry.js';
 import type { GatewayConfig } from './config/schema.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 
+/** Waits between connect attempts of a target: 1 s (after the first failure) doubling up to 30 s. */
+const CONNECT_BACKOFF = { initialDelayMs: 500, maxDelayMs: 30_000, jitter: 'none' } as const;
+
 export interface Targets {
   get(name: string): BrokerAdapter;
   names(): string[];
@@ -23,16 +27,42 @@ export interface Targets {
    * adapter's to recover; its failing publishes open the target's circuit breaker.
    */
   connected(name: string): boolean;
-  /** Connects every target; a target that fails keeps retrying in the background with backoff. */
+  /**
+   * Connects every target; a target that fails keeps retrying in the background with backoff.
+   * Resolves once each target's first attempt has ended, connected or not. Idempotent.
+   */
   connectAll(): Promise<void>;
+  /**
+   * Connects every target (connectAll) and waits until each one is connected, retries included, at
+   * most `timeoutMs`. Resolves the targets still not connected then, with their last error ([]:
+   * all connected); those keep retrying in the background until closed.
+   */
+  connectWithin(timeoutMs: number): Promise<NotConnected[]>;
   /** Health of every target, each bounded by `timeoutMs`. */
   health(timeoutMs: number): Promise<Record<string, HealthReport & { kind: string }>>;
   close(): Promise<void>;
 }
 
+/** A target connectWithin() gave up waiting for. */
+export interface NotConnected {
+  readonly target: string;
+  /** Its last connect error, or that the attempt had not answered yet. */
+  readonly error: string;
+}
+
 export function createTargets(
   brokers: GatewayConfig['brokers'],
-  deps: AdapterDeps & { metrics: GatewayMetrics; logger: Logger; connectTimeoutMs?: number },
+  deps: AdapterDeps & {
+    metrics: GatewayMetrics;
+    logger: Logger;
+    connectTimeoutMs?: number;
+    /**
+     * Built by a reload and not swapped in yet: the running config still serves these names, so a
+     * failed connect neither marks the target down (pubgate_target_up) nor warns that publishes
+     * fail; the reload waits for it (connectWithin) and is refused if it does not connect.
+     */
+    pending?: boolean;
+  },
 ): Targets {
   const adapters = new Map<string, BrokerAdapter>();
   for (const [name, config] of Object.entries(brokers)) {
@@ -40,25 +70,41 @@ export function createTargets(
     adapters.set(name, createAdapter(name, config, deps));
   }
   const connected = new Set<string>();
+  const lastError = new Map<string, string>();
+  /** Wakes connectWithin() callers whenever a target connects. */
+  const onConnect = new Set<() => void>();
   const closing = new AbortController();
   const retryTimers = new Set<NodeJS.Timeout>();
+  let started: Promise<void> | undefined;
   let closed: Promise<void> | undefined;
 
   async function connectWithRetry(name: string, adapter: BrokerAdapter, attempt: number): Promise<void> {
     const timeout = AbortSignal.timeout(deps.connectTimeoutMs ?? 10_000);
     try {
       await adapter.connect(AbortSignal.any([timeout, closing.signal]));
+      if (closing.signal.aborted) return;
       connected.add(name);
+      lastError.delete(name);
+      for (const wake of [...onConnect]) wake();
       deps.logger.info({ target: name, kind: adapter.kind, attempt }, 'broker target connected');
       deps.metrics.targetUp.set({ target: name, kind: adapter.kind }, 1);
     } catch (error) {
       if (closing.signal.aborted) return;
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-      deps.metrics.targetUp.set({ target: name, kind: adapter.kind }, 0);
-      deps.logger.warn(
-        { target: name, kind: adapter.kind, attempt, retryInMs: delay, err: toAdapterError(error) },
-        'broker target not reachable; publishes to it fail with 503 until it is',
-      );
+      const delay = backoffDelay(attempt + 1, CONNECT_BACKOFF);
+      const err = toAdapterError(error);
+      lastError.set(name, err.message);
+      if (deps.pending) {
+        deps.logger.warn(
+          { target: name, kind: adapter.kind, attempt, retryInMs: delay, err },
+          'the new adapter of a reloaded broker target cannot connect yet; the running config keeps serving it',
+        );
+      } else {
+        deps.metrics.targetUp.set({ target: name, kind: adapter.kind }, 0);
+        deps.logger.warn(
+          { target: name, kind: adapter.kind, attempt, retryInMs: delay, err },
+          'broker target not reachable; publishes to it fail with 503 until it is',
+        );
+      }
       const timer = setTimeout(() => {
         retryTimers.delete(timer);
         void connectWithRetry(name, adapter, attempt + 1);
@@ -66,6 +112,13 @@ export function createTargets(
       timer.unref();
       retryTimers.add(timer);
     }
+  }
+
+  function connectAll(): Promise<void> {
+    started ??= Promise.all([...adapters].map(([name, adapter]) => connectWithRetry(name, adapter, 1))).then(
+      () => undefined,
+    );
+    return started;
   }
 
   return {
@@ -76,8 +129,30 @@ export function createTargets(
     },
     names: () => [...adapters.keys()],
     connected: (name) => connected.has(name),
-    async connectAll() {
-      await Promise.all([...adapters].map(([name, adapter]) => connectWithRetry(name, adapter, 1)));
+    connectAll,
+    async connectWithin(timeoutMs) {
+      void connectAll();
+      const missing = () => [...adapters.keys()].filter((name) => !connected.has(name));
+      if (missing().length > 0 && !closing.signal.aborted) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            onConnect.delete(check);
+            closing.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          const check = () => {
+            if (missing().length === 0) done();
+          };
+          const timer = setTimeout(done, timeoutMs);
+          onConnect.add(check);
+          closing.signal.addEventListener('abort', done);
+        });
+      }
+      return missing().map((target) => ({
+        target,
+        error: lastError.get(target) ?? `no answer yet (the connect attempt is still running)`,
+      }));
     },
     async health(timeoutMs) {
       const entries = await Promise.all(

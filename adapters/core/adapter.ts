@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { BrokerDeclarations } from './broker-declarations.js';
 import type { AdapterError } from './errors.js';
 import type { MessageEnvelope, PublishReceipt } from './envelope.js';
 import type { Logger } from './logger.js';
@@ -15,7 +16,7 @@ export interface Capabilities {
   readonly delay: boolean;
   /** The broker offers transactional publishes. */
   readonly transactions: boolean;
-  /** The broker drops producer retries itself (e.g. Kafka's idempotent producer). */
+  /** The broker drops producer retries itself (an idempotent producer). */
   readonly nativeIdempotence: boolean;
   /** Largest message (payload + headers, approximately) the broker accepts. Checked before sending. */
   readonly maxMessageBytes: number;
@@ -99,16 +100,27 @@ export interface AdapterDeps {
   readonly now?: () => number;
   /** Base directory that relative paths in the adapter's config resolve against. */
   readonly baseDir?: string;
+  /**
+   * On a live reload that changes a target's settings: the adapter of the same target this one
+   * replaces. It keeps serving until the new one is connected and swapped in, and is closed once
+   * the requests still using it have finished. A kind whose new adapter cannot run beside the old
+   * one (the embedded broker: one process owns its file) takes over from it instead of waiting
+   * for it to close. Other kinds ignore it.
+   */
+  readonly replaces?: BrokerAdapter;
 }
 
 /**
  * An adapter kind as the registry knows it: its config schema (a strict zod object whose `kind`
- * is a literal) and its factory. The gateway builds its config union from these.
+ * is a literal), its factory, and what it declares about its broker. The gateway builds its config
+ * union from these, and reads the declarations wherever it would otherwise name a broker.
  */
 export interface AdapterKind<Config extends { kind: string } = { kind: string }> {
   readonly kind: Config['kind'];
   readonly configSchema: z.ZodType<Config>;
   create(target: string, config: Config, deps: AdapterDeps): BrokerAdapter;
+  /** Reserved topic and header names, receipt fields, reader options (see broker-declarations.ts). */
+  readonly declarations: BrokerDeclarations;
   /**
    * Optional: a real consumer of one destination from its start (see reader.ts), for the verifier
    * and the tests. Kinds without it cannot be verified by reading back.

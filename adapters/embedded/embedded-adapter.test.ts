@@ -42,12 +42,17 @@ describe('embedded adapter', () => {
   let dir: string;
   const open: EmbeddedAdapter[] = [];
 
-  function adapter(config: Partial<EmbeddedConfig> = {}, now?: () => number): EmbeddedAdapter {
+  function adapter(
+    config: Partial<EmbeddedConfig> = {},
+    now?: () => number,
+    replaces?: EmbeddedAdapter,
+  ): EmbeddedAdapter {
     const parsed = embeddedConfigSchema.parse({ kind: 'embedded', dir: 'broker', ...config });
     const created = createEmbeddedAdapter('local', parsed, {
       logger: silentLogger,
       baseDir: dir,
       ...(now ? { now } : {}),
+      ...(replaces ? { replaces } : {}),
     });
     open.push(created);
     return created;
@@ -347,6 +352,7 @@ describe('embedded adapter', () => {
     await first.connect();
     await first.publish([envelope('owned')], { signal: signal() });
     const second = adapter();
+    const startedAt = Date.now();
     await assert.rejects(second.connect(), (error: unknown) => {
       assert.ok(error instanceof AdapterError);
       assert.equal(error.code, 'ADP_ERR_UNAVAILABLE');
@@ -354,9 +360,51 @@ describe('embedded adapter', () => {
       assert.ok(error.message.includes(first.file));
       return true;
     });
+    // At once: better-sqlite3 is synchronous, so waiting for the lock would freeze the event loop.
+    assert.ok(Date.now() - startedAt < 500, `connect took ${Date.now() - startedAt} ms`);
     // The owner is unaffected.
     const [result] = await first.publish([envelope('owned')], { signal: signal() });
     assert.equal(okOffset(result), '1');
+  });
+
+  it('takes the open file over from the adapter it replaces (live reload), with its own settings', async () => {
+    const old = adapter();
+    await old.connect();
+    okOffset((await old.publish([envelope('handover')], { signal: signal() }))[0]);
+    const next = adapter({ retention: { maxMessagesPerTopic: 2 }, maxMessageBytes: 2048 }, undefined, old);
+    await next.connect();
+    assert.equal((await next.health()).ok, true);
+    // Both write the one log until the old one is closed: offsets continue, no gap, no repeat.
+    assert.equal(okOffset((await old.publish([envelope('handover')], { signal: signal() }))[0]), '1');
+    assert.equal(okOffset((await next.publish([envelope('handover')], { signal: signal() }))[0]), '2');
+    // The new settings are the new adapter's: its append applies maxMessagesPerTopic 2.
+    assert.deepEqual(
+      (await next.read('handover', { from: 0n, limit: 10 })).map((m) => m.offset),
+      ['1', '2'],
+    );
+    const big = envelope('handover', { payload: new Uint8Array(4096) });
+    assert.equal((await old.publish([big], { signal: signal() }))[0]?.ok, true);
+    assert.equal((await next.publish([big], { signal: signal() }))[0]?.ok, false);
+
+    await old.close();
+    assert.equal((await old.health()).ok, false);
+    assert.equal(okOffset((await next.publish([envelope('handover')], { signal: signal() }))[0]), '4');
+    await next.close();
+    // The last user closed the file: a fresh adapter opens it and finds the log.
+    const reopened = adapter();
+    await reopened.connect();
+    assert.equal(await reopened.endOffset('handover'), 5n);
+  });
+
+  it('opens its own file when the adapter it replaces used another dir', async () => {
+    const old = adapter();
+    await old.connect();
+    const next = adapter({ dir: 'elsewhere' }, undefined, old);
+    await next.connect();
+    assert.equal(okOffset((await next.publish([envelope('moved')], { signal: signal() }))[0]), '0');
+    assert.notEqual(next.file, old.file);
+    await old.close();
+    assert.equal((await next.health()).ok, true);
   });
 
   it("stores a duplicate envelope twice with the same id (dedup is the reliability layer's job)", async () => {

@@ -11,6 +11,12 @@
  * - Duplicates: the broker is a log; publishing the same envelope twice stores it twice, with the
  *   same id. Dropping duplicates is the reliability layer's job (its dedup store).
  * - One process owns the file (exclusive lock); it is not shared across gateway replicas.
+ * - Replacement: a live reload that changes the target's settings builds a new adapter while the
+ *   old one still serves. Both cannot open the file (the lock), and waiting for the old one to
+ *   close would fail or stall the requests in between, so the new adapter (given the old one as
+ *   `deps.replaces`) takes over the old one's open log: both write to the same connection until
+ *   the old one is closed, and the file is closed when the last of them is. Offsets come from the
+ *   log itself, so the two keep numbering each destination without a gap or a repeat.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -19,6 +25,7 @@ import {
   checkMessageSize,
   createGroupCommitter,
   type AdapterDeps,
+  type BrokerAdapter,
   type Capabilities,
   type HealthReport,
   type MessageEnvelope,
@@ -40,6 +47,15 @@ export const MAX_READ_LIMIT = 10_000;
 
 /** Age retention is swept at most this often (and at most once per maxAgeMs). */
 const MAX_AGE_SWEEP_INTERVAL_MS = 60_000;
+
+/** One open log file and how many adapters use it (the one that opened it, the ones that took it over). */
+interface SharedLog {
+  readonly store: LogStore;
+  users: number;
+}
+
+/** The open log of each connected embedded adapter, for the adapter that replaces it on a reload. */
+const openLogs = new WeakMap<BrokerAdapter, SharedLog>();
 
 export interface EmbeddedStats {
   /** Transactions committed (= fsyncs of published messages) since this adapter was created. */
@@ -72,7 +88,7 @@ export function createEmbeddedAdapter(
   // process.cwd() only as the fallback when the composition root gave no base directory.
   const dir = path.resolve(deps.baseDir ?? process.cwd(), config.dir);
   const file = path.join(dir, DATABASE_FILE_NAME);
-  const { maxAgeMs } = config.retention;
+  const { maxAgeMs, maxMessagesPerTopic } = config.retention;
   const sweepIntervalMs = maxAgeMs === undefined ? undefined : Math.min(maxAgeMs, MAX_AGE_SWEEP_INTERVAL_MS);
 
   const capabilities: Capabilities = Object.freeze({
@@ -86,6 +102,8 @@ export function createEmbeddedAdapter(
   });
 
   let store: LogStore | undefined;
+  /** The log `store` belongs to, shared with the adapter this one replaced or is replaced by. */
+  let log: SharedLog | undefined;
   let closed = false;
   let closing: Promise<void> | undefined;
   let lastSweepAt = now();
@@ -116,7 +134,11 @@ export function createEmbeddedAdapter(
       // Not openStore(): close() sets `closed` first, then flushes what was already accepted.
       if (!store)
         throw new AdapterError('ADP_ERR_UNAVAILABLE', `embedded broker ${target} is not open (${file})`);
-      outcome = store.append(envelopes, { now: at, ...(sweep ? { expireBefore: at - maxAgeMs } : {}) });
+      outcome = store.append(envelopes, {
+        now: at,
+        ...(sweep ? { expireBefore: at - maxAgeMs } : {}),
+        ...(maxMessagesPerTopic === undefined ? {} : { maxMessagesPerTopic }),
+      });
     } catch (error) {
       failure = classifyError(error, `append ${envelopes.length} messages to ${file}`);
     }
@@ -185,13 +207,23 @@ export function createEmbeddedAdapter(
           ambiguous: false,
         });
       }
+      // A replacement (live reload) takes over the log the adapter it replaces has open.
+      const predecessor = deps.replaces ? openLogs.get(deps.replaces) : undefined;
+      if (predecessor && predecessor.store.file === file) {
+        predecessor.users += 1;
+        log = predecessor;
+        store = predecessor.store;
+        openLogs.set(adapter, log);
+        logger.info({ file }, 'embedded broker taken over from the adapter it replaces (same open file)');
+        return;
+      }
       try {
         mkdirSync(dir, { recursive: true });
       } catch (error) {
         throw classifyError(error, `embedded broker ${target}: cannot create directory ${dir}`);
       }
       try {
-        store = openLogStore(file, config.retention);
+        store = openLogStore(file);
       } catch (error) {
         const classified = classifyError(error, `embedded broker ${target}: cannot open ${file}`);
         if (classified.code === 'ADP_ERR_BACKPRESSURE') {
@@ -204,6 +236,8 @@ export function createEmbeddedAdapter(
         }
         throw classified;
       }
+      log = { store, users: 1 };
+      openLogs.set(adapter, log);
       logger.info(
         { file, destinations: store.destinationCount(), synchronous: 'FULL', journal: 'WAL' },
         'embedded broker opened',
@@ -292,16 +326,28 @@ export function createEmbeddedAdapter(
         closed = true;
         // Publishes already accepted are committed now rather than dropped.
         if (store) committer.flush();
+        const owned = log;
+        log = undefined;
+        store = undefined;
+        openLogs.delete(adapter);
+        if (!owned) return;
+        owned.users -= 1;
+        if (owned.users > 0) {
+          logger.info(
+            { file },
+            'embedded broker handed over: the adapter that replaced it keeps the file open',
+          );
+          return;
+        }
         try {
-          store?.close();
+          owned.store.close();
         } catch (error) {
           logger.warn(
             { file, err: classifyError(error, `close ${file}`) },
             'embedded broker did not close cleanly',
           );
         }
-        if (store) logger.info({ file }, 'embedded broker closed');
-        store = undefined;
+        logger.info({ file }, 'embedded broker closed');
       })();
       return closing;
     },

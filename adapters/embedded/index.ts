@@ -10,6 +10,10 @@ export const embeddedAdapterKind = {
   kind: 'embedded',
   configSchema: embeddedConfigSchema,
   create: createEmbeddedAdapter,
+  // No reserved names of its own, and no reader (it is read over HTTP).
+  declarations: {
+    receipt: { offset: "Position of the message in its destination's log (decimal string)." },
+  },
 } as const satisfies AdapterKind<EmbeddedConfig>;
 
 export { embeddedConfigSchema, DATABASE_FILE_NAME, type EmbeddedConfig } from './config.js';

@@ -10,7 +10,8 @@
  * Ownership: the file is opened with `locking_mode=EXCLUSIVE`, so the first write takes a lock held
  * until close; a second connection (another process, or a second adapter on the same directory)
  * fails with SQLITE_BUSY instead of interleaving offsets. In exclusive mode SQLite also keeps the WAL
- * index in process memory (no -shm file).
+ * index in process memory (no -shm file). A reload that replaces the target's adapter does not open
+ * the file a second time: the new adapter takes over this store from the old one (embedded-adapter.ts).
  *
  * better-sqlite3 is synchronous: a commit blocks the event loop for its fsync (typically 1–10 ms on
  * local disks). Group commit pays that once per event-loop turn, not once per message.
@@ -21,8 +22,21 @@ import { splitSequenceHeaders, type MessageEnvelope, type StoredMessage } from '
 /** Bumped when the table layout changes; a file written by a newer layout is refused. */
 const SCHEMA_VERSION = 1;
 
-/** How long a statement waits for a lock held elsewhere before failing with SQLITE_BUSY. */
-export const BUSY_TIMEOUT_MS = 2_000;
+/**
+ * How long a statement waits for a lock held elsewhere before failing with SQLITE_BUSY: not at all.
+ * better-sqlite3 is synchronous, so a busy wait would freeze the event loop (every request of the
+ * gateway) for its whole length. A file locked by another process fails its connect at once, and the
+ * gateway retries the connect asynchronously with backoff (gateway/targets.ts).
+ */
+export const BUSY_TIMEOUT_MS = 0;
+
+/**
+ * Page cache of the connection, in KiB: SQLite's own default (2 MiB). better-sqlite3 builds SQLite
+ * with 16 MiB per connection, and an append-only log keeps touching new pages, so under load that
+ * cache filled up over minutes and stayed as process memory, for pages that are rarely read again.
+ * An append needs only the right edge of each B-tree; readers mostly read the recent tail.
+ */
+export const CACHE_SIZE_KIB = 2048;
 
 /** Size the WAL file is truncated back to after a checkpoint (SQLite checkpoints every ~4 MiB of WAL). */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -51,16 +65,13 @@ const SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
-export interface RetentionOptions {
-  readonly maxMessagesPerTopic?: number;
-  readonly maxAgeMs?: number;
-}
-
 export interface AppendOptions {
   /** The broker's clock, stored as `stored_at` and used for age retention. */
   readonly now: number;
   /** Also delete messages stored before this time (age retention), in the same transaction. */
   readonly expireBefore?: number;
+  /** Keep at most this many of the newest messages of each destination written (count retention). */
+  readonly maxMessagesPerTopic?: number;
 }
 
 export interface AppendOutcome {
@@ -97,7 +108,7 @@ interface MessageRow {
 }
 
 /** Opens (creating if needed) the database file. Throws SQLite errors; the caller classifies them. */
-export function openLogStore(file: string, retention: RetentionOptions): LogStore {
+export function openLogStore(file: string): LogStore {
   const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
   try {
     // Order matters: exclusive locking must be set before the first access switches to WAL.
@@ -107,6 +118,7 @@ export function openLogStore(file: string, retention: RetentionOptions): LogStor
       throw new Error(`SQLite refused WAL mode for ${file} (journal_mode is ${String(mode)})`);
     db.pragma('synchronous = FULL');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma(`cache_size = -${CACHE_SIZE_KIB}`);
     // After a checkpoint, shrink a WAL that a burst grew past this, instead of keeping it at its peak.
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
 
@@ -178,8 +190,8 @@ export function openLogStore(file: string, retention: RetentionOptions): LogStor
       let deleted = 0;
       for (const [destination, nextOffset] of nextByDestination) {
         upsertNext.run(destination, nextOffset);
-        if (retention.maxMessagesPerTopic !== undefined) {
-          const keepFrom = nextOffset - BigInt(retention.maxMessagesPerTopic);
+        if (options.maxMessagesPerTopic !== undefined) {
+          const keepFrom = nextOffset - BigInt(options.maxMessagesPerTopic);
           if (keepFrom > 0n) deleted += deleteOlderThanOffset.run(destination, keepFrom).changes;
         }
       }

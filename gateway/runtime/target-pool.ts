@@ -5,11 +5,16 @@
  * KEEPS that instance (same connection, no reconnect); a new or changed entry gets a new adapter;
  * an adapter is closed when the last runtime using it has been closed, i.e. after the requests
  * still running on an old config have finished.
+ *
+ * A changed entry's new adapter is built beside the one it replaces (given it as `replaces`, so a
+ * kind that cannot run two adapters on one resource, the embedded broker's file, takes it over),
+ * and the reload waits for it to connect (connectNew) before swapping it in: a replacement that
+ * does not connect in time refuses the reload, and the old adapter keeps serving.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { HealthReport } from '../../adapters/core/index.js';
 import type { GatewayConfig } from '../config/schema.js';
-import { createTargets, type Targets } from '../targets.js';
+import { createTargets, type NotConnected, type Targets } from '../targets.js';
 
 type Brokers = GatewayConfig['brokers'];
 type TargetsDeps = Parameters<typeof createTargets>[1];
@@ -39,6 +44,11 @@ export interface PooledTargets extends Targets {
   readonly changes: TargetChanges;
   /** Makes this view the one the next plan() is compared with. */
   commit(): void;
+  /**
+   * Connects the adapters this view added or replaced and waits until each is connected, at most
+   * `timeoutMs`; resolves those still not connected ([]: all are). Kept adapters are not waited for.
+   */
+  connectNew(timeoutMs: number): Promise<NotConnected[]>;
 }
 
 export interface TargetPool {
@@ -53,6 +63,8 @@ export interface TargetPool {
 
 export function createTargetPool(deps: TargetsDeps): TargetPool {
   let current = new Map<string, Entry>();
+  /** Whether a view was committed (running): entries planned after that are built by a reload. */
+  let running = false;
   const open = new Set<Entry>();
 
   async function closeEntry(entry: Entry): Promise<void> {
@@ -67,17 +79,25 @@ export function createTargetPool(deps: TargetsDeps): TargetPool {
       const changes = { kept: [] as string[], added: [] as string[], replaced: [] as string[], removed: [] };
       try {
         for (const [name, config] of Object.entries(brokers)) {
-          const running = current.get(name);
-          if (running && isDeepStrictEqual(running.config, config)) {
-            entries.set(name, running);
+          const previous = current.get(name);
+          if (previous && isDeepStrictEqual(previous.config, config)) {
+            entries.set(name, previous);
             changes.kept.push(name);
             continue;
           }
-          const entry: Entry = { name, config, targets: createTargets({ [name]: config }, deps), users: 0 };
+          const targets = createTargets(
+            { [name]: config },
+            {
+              ...deps,
+              ...(running ? { pending: true } : {}),
+              ...(previous ? { replaces: previous.targets.get(name) } : {}),
+            },
+          );
+          const entry: Entry = { name, config, targets, users: 0 };
           created.push(entry);
           open.add(entry);
           entries.set(name, entry);
-          (running ? changes.replaced : changes.added).push(name);
+          (previous ? changes.replaced : changes.added).push(name);
         }
       } catch (error) {
         for (const entry of created) void closeEntry(entry);
@@ -91,6 +111,7 @@ export function createTargetPool(deps: TargetsDeps): TargetPool {
         changes,
         commit() {
           current = entries;
+          running = true;
         },
         get(name) {
           const entry = entries.get(name);
@@ -103,6 +124,18 @@ export function createTargetPool(deps: TargetsDeps): TargetPool {
           await Promise.all(
             [...entries.values()].map((entry) => (entry.connecting ??= entry.targets.connectAll())),
           );
+        },
+        async connectWithin(timeoutMs) {
+          void view.connectAll();
+          const missing = await Promise.all(
+            [...entries.values()].map((e) => e.targets.connectWithin(timeoutMs)),
+          );
+          return missing.flat();
+        },
+        async connectNew(timeoutMs) {
+          void view.connectAll();
+          const missing = await Promise.all(created.map((entry) => entry.targets.connectWithin(timeoutMs)));
+          return missing.flat();
         },
         async health(timeoutMs) {
           const reports = await Promise.all([...entries.values()].map((e) => e.targets.health(timeoutMs)));
