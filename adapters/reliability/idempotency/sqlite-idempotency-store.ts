@@ -25,6 +25,11 @@ interface Entry {
 }
 
 const SWEEP_INTERVAL_MS = 60_000;
+/**
+ * Page cache of the connection, in KiB: SQLite's own default (2 MiB), not better-sqlite3's 16 MiB,
+ * which a steady stream of new keys fills up and keeps as process memory.
+ */
+const CACHE_SIZE_KIB = 2048;
 
 export function createSqliteIdempotencyStore(
   config: SqliteIdempotencyConfig,
@@ -70,6 +75,7 @@ export function createSqliteIdempotencyStore(
         database.pragma('locking_mode = EXCLUSIVE');
         database.pragma('journal_mode = WAL');
         database.pragma('synchronous = NORMAL');
+        database.pragma(`cache_size = -${CACHE_SIZE_KIB}`);
         database.exec(
           `CREATE TABLE IF NOT EXISTS idempotency (
              k TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, token TEXT, response TEXT,
