@@ -1,14 +1,20 @@
 /**
- * The admin API (/admin/v1/...): dead letters — list, inspect, replay one, replay by tenant+topic —
+ * The admin API (/admin/v1/...): dead letters — list, inspect (with the payload), replay one or by
+ * tenant+topic (fresh attempts and age), delete one, purge by tenant+topic (or all, explicitly) —
  * and the circuit breakers of the broker targets (GET /admin/v1/breakers).
  * Protected by the keys under `admin.keys` (Authorization: Bearer <admin key>); tenant API keys do
  * not open it. With no admin key configured it is not mounted at all (404 like any unknown path).
  */
-import { Router, type Request } from 'express';
-import type { DeadLetter, Outbox } from '../../adapters/reliability/outbox/outbox.js';
+import { createHash } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import type { Logger } from '../../adapters/core/index.js';
 import type { TargetBreakers } from '../../adapters/reliability/breaker/index.js';
+import type { DeadLetter, DeletedDeadLetters, Outbox } from '../../adapters/reliability/outbox/outbox.js';
 import { GatewayError } from '../errors/registry.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import { createAdminAuth } from './admin-auth.js';
+import { payloadFields } from './message-body.js';
+import { requestState } from './request-state.js';
 
 export interface AdminRoutesDeps {
   /** `sha256:<hex>` or plaintext keys. */
@@ -19,6 +25,9 @@ export interface AdminRoutesDeps {
   wakeRelay(): void;
   readonly retryAfterSeconds: number;
   readonly breakers: Pick<TargetBreakers, 'snapshot'>;
+  /** Deletions and purges are logged (info) with the admin key's fingerprint. */
+  readonly logger: Logger;
+  readonly metrics: Pick<GatewayMetrics, 'deadLettersDeleted'>;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,248}$/;
@@ -87,12 +96,29 @@ export function createAdminRoutes(deps: AdminRoutesDeps): Router {
     res.json({ replayed });
   });
 
+  router.post('/admin/v1/dead-letters/purge', async (req, res) => {
+    const filter = purgeFilter(req);
+    const removed = await store(() => deps.outbox.deleteDead(filter));
+    deleted(req, res, 'purge', { ...filter, ...(filter.tenant === undefined ? { all: true } : {}) }, removed);
+    res.json({ purged: removed.deleted });
+  });
+
   router.get('/admin/v1/dead-letters/:id', async (req, res) => {
     const item = await store(() =>
       deps.outbox.getDead(String(req.params.id), nameQuery(req, 'tenant').tenant),
     );
     if (!item) throw new GatewayError('GW_ERR_NOT_FOUND', `no dead message ${String(req.params.id)}`);
-    res.json(deadBody(item));
+    // The payload is shown here, not in the list: a page of 1000 payloads is too much to answer.
+    res.json({ ...deadBody(item), ...payloadFields(item.contentType, item.payload) });
+  });
+
+  router.delete('/admin/v1/dead-letters/:id', async (req, res) => {
+    const id = String(req.params.id);
+    const filter = { id, ...nameQuery(req, 'tenant') };
+    const removed = await store(() => deps.outbox.deleteDead(filter));
+    if (removed.deleted === 0) throw new GatewayError('GW_ERR_NOT_FOUND', `no dead message ${id}`);
+    deleted(req, res, 'delete', filter, removed);
+    res.json({ deleted: removed.deleted });
   });
 
   router.post('/admin/v1/dead-letters/:id/replay', async (req, res) => {
@@ -105,7 +131,67 @@ export function createAdminRoutes(deps: AdminRoutesDeps): Router {
     res.json({ replayed });
   });
 
+  /** Counts and logs a deletion: who (the admin key's fingerprint), what and how many. */
+  function deleted(
+    req: Request,
+    res: Response,
+    action: 'delete' | 'purge',
+    filter: Record<string, unknown>,
+    removed: DeletedDeadLetters,
+  ): void {
+    for (const [target, n] of Object.entries(removed.byTarget)) {
+      deps.metrics.deadLettersDeleted.inc({ target, action }, n);
+    }
+    deps.logger.info(
+      {
+        component: 'admin',
+        adminKey: keyFingerprint(req),
+        requestId: requestState(res).requestId,
+        action,
+        ...filter,
+        deleted: removed.deleted,
+        byTarget: removed.byTarget,
+      },
+      action === 'purge' ? 'dead letters purged' : 'dead letter deleted',
+    );
+  }
+
   return router;
+}
+
+/**
+ * Who made an admin request, without logging the key: `sha256:` and the first 12 hex digits of the
+ * presented key's SHA-256 — the start of its `admin.keys` entry when configured as a digest.
+ */
+function keyFingerprint(req: Request): string {
+  const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+  return `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * What a purge deletes: a tenant's dead letters (and a topic's, with ?topic=), like a bulk replay;
+ * every dead letter only with ?all=true and no other filter. Safe by default: no filter is a 400.
+ */
+function purgeFilter(req: Request): { tenant?: string; topic?: string } {
+  const filter = { ...nameQuery(req, 'tenant'), ...nameQuery(req, 'topic') };
+  const all = req.query.all;
+  if (all !== undefined) {
+    if (all !== 'true') throw new GatewayError('GW_ERR_INVALID_QUERY', 'all must be true when given');
+    if (filter.tenant !== undefined || filter.topic !== undefined) {
+      throw new GatewayError(
+        'GW_ERR_INVALID_QUERY',
+        'all=true purges every dead letter: give it without tenant and topic',
+      );
+    }
+    return {};
+  }
+  if (filter.tenant === undefined) {
+    throw new GatewayError(
+      'GW_ERR_INVALID_QUERY',
+      'a purge needs ?tenant= (and optionally &topic=), or ?all=true to delete every dead letter',
+    );
+  }
+  return filter;
 }
 
 function nameQuery(req: Request, name: 'tenant' | 'topic'): { tenant?: string; topic?: string } {
@@ -141,6 +227,7 @@ function deadBody(item: DeadLetter) {
     attempts: item.attempts,
     ...(item.lastError === undefined ? {} : { lastError: item.lastError }),
     createdAt: new Date(item.createdAt).toISOString(),
+    queuedAt: new Date(item.queuedAt).toISOString(),
     updatedAt: new Date(item.updatedAt).toISOString(),
   };
 }

@@ -18,7 +18,7 @@ function pointer(...segments: string[]): string {
 /** Asserts that `response` (already read into `body`) matches what the document says. */
 export function assertDocumented(
   pathTemplate: string,
-  method: 'get' | 'post',
+  method: 'get' | 'post' | 'delete',
   response: Response,
   body: unknown,
 ): void {

@@ -2,8 +2,13 @@
  * The outbox: a durable store of messages the gateway accepted (202) but a broker has not yet
  * confirmed, plus the delivery status of every recent message (also the ones confirmed at once).
  *
- * Rows move queued → confirmed | dead (a dead row can be replayed → queued). Status-only rows
- * (sync publishes) are written confirmed or failed and carry no payload.
+ * Rows move queued → confirmed | dead (a dead row can be replayed → queued, or deleted). Status-only
+ * rows (sync publishes) are written confirmed or failed and carry no payload.
+ *
+ * Two times per row: `created_at`, when the gateway took the message in (the envelope's; never
+ * changes, shown as createdAt), and `accepted_at`, when it last entered the queue — appended, or
+ * replayed from the dead letters. The relay's `maxAgeMs` counts from `accepted_at`, so a replay
+ * gives the message a fresh age as well as fresh attempts.
  *
  * Implementations: sqlite-outbox.ts (one gateway process; the default) and postgres-outbox.ts
  * (several replicas share one table; claims use a lease and FOR UPDATE SKIP LOCKED).
@@ -46,7 +51,7 @@ export interface ClaimedRow {
   readonly target: string;
   readonly envelope: MessageEnvelope;
   readonly attempts: number;
-  /** When the message was first accepted (epoch ms); bounds its age. */
+  /** When the message last entered the queue: appended, or replayed (epoch ms); bounds its age. */
   readonly acceptedAt: number;
 }
 
@@ -128,7 +133,10 @@ export type DeadLetter = MessageStatus & {
   readonly key?: string;
   readonly contentType: string;
   readonly headers: Readonly<Record<string, string>>;
+  readonly payload: Uint8Array;
   readonly payloadBytes: number;
+  /** When it last entered the queue (appended, or replayed); its age counted from there. */
+  readonly queuedAt: number;
 };
 
 export type Settlement =
@@ -178,6 +186,13 @@ export interface DeadLetterFilter {
   readonly topic?: string;
 }
 
+/** Dead messages deleted (DELETE one, or a purge). */
+export interface DeletedDeadLetters {
+  readonly deleted: number;
+  /** How many of them each target had. */
+  readonly byTarget: Readonly<Record<string, number>>;
+}
+
 export interface DeadLetterPage {
   readonly items: DeadLetter[];
   /** Pass as `cursor` to read the next page; absent on the last page. */
@@ -223,8 +238,17 @@ export interface Outbox {
   status(tenant: string, id: string): Promise<MessageStatus | undefined>;
   listDead(filter: DeadLetterFilter, limit: number, cursor?: string): Promise<DeadLetterPage>;
   getDead(id: string, tenant?: string): Promise<DeadLetter | undefined>;
-  /** Puts dead messages back in the queue (attempts reset). Returns how many. */
+  /**
+   * Puts dead messages back in the queue as if just appended: attempts reset, and their age (for
+   * the relay's maxAgeMs) counts from `now`; createdAt is kept. Returns how many.
+   */
   replayDead(filter: DeadLetterFilter & { readonly id?: string }, now: number): Promise<number>;
+  /**
+   * Deletes dead messages matching every given field (an empty filter: every dead message; the
+   * admin API refuses that unless asked explicitly). Only dead rows: queued, confirmed and failed
+   * rows of the same id, tenant or topic are left alone.
+   */
+  deleteDead(filter: DeadLetterFilter & { readonly id?: string }): Promise<DeletedDeadLetters>;
   counts(): Promise<OutboxCounts>;
   /** Deletes status rows older than the retention windows. Returns how many. */
   prune(now: number): Promise<number>;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { silentLogger, type MessageEnvelope } from '../../core/index.js';
-import { confirmAll } from '../../../test/support/outbox.js';
+import { checkDeadLetterLifecycle, confirmAll } from '../../../test/support/outbox.js';
 import { createPostgresOutbox } from './postgres-outbox.js';
 
 const URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -146,6 +146,26 @@ describe('PostgreSQL outbox', () => {
       assert.equal((await small.status('acme', 'd1'))?.state, 'queued');
     } finally {
       await small.close();
+    }
+  });
+
+  it('replays a dead letter with a fresh age and attempts; deletes one and purges by tenant and topic', async () => {
+    // A table of its own: the relay of this test claims every queued row it finds.
+    const own = `${table}_dl`;
+    try {
+      await checkDeadLetterLifecycle(async (now) => {
+        const outbox = createPostgresOutbox(
+          { ...limits, url: URL, table: own, poolSize: 2 },
+          { logger: silentLogger, now },
+        );
+        await outbox.open();
+        return outbox;
+      });
+    } finally {
+      const client = new pg.Client({ connectionString: URL });
+      await client.connect();
+      await client.query(`DROP TABLE IF EXISTS ${own}`);
+      await client.end();
     }
   });
 });

@@ -17,7 +17,7 @@
  */
 import pg from 'pg';
 import { abortable, type Logger, type PublishReceipt } from '../../core/index.js';
-import { claimedOf, deadOf, statusOf } from './rows.js';
+import { claimedOf, deadOf, deletedOf, statusOf } from './rows.js';
 import {
   OutboxError,
   followerBound,
@@ -463,13 +463,28 @@ export function createPostgresOutbox(
     async replayDead(filter, at) {
       const result = await query(
         'replay dead letters',
+        // accepted_at = now: the age (maxAgeMs) of a replayed message counts from its replay.
         `UPDATE ${t} SET state = 'queued', attempts = 0, next_attempt_at = $4, lease_owner = NULL, lease_until = 0,
-           updated_at = $4
+           accepted_at = $4, updated_at = $4
          WHERE state = 'dead' AND payload IS NOT NULL AND ($1::text IS NULL OR tenant = $1)
            AND ($2::text IS NULL OR topic = $2) AND ($3::text IS NULL OR id = $3)`,
         [filter.tenant ?? null, filter.topic ?? null, filter.id ?? null, at],
       );
       return result.rowCount ?? 0;
+    },
+
+    async deleteDead(filter) {
+      // One statement: the per-target counts are of exactly the rows it deleted.
+      const result = await query<{ target: string; n: string }>(
+        'delete dead letters',
+        `WITH gone AS (
+           DELETE FROM ${t} WHERE state = 'dead' AND ($1::text IS NULL OR tenant = $1)
+             AND ($2::text IS NULL OR topic = $2) AND ($3::text IS NULL OR id = $3)
+           RETURNING target)
+         SELECT target, count(*) AS n FROM gone GROUP BY target`,
+        [filter.tenant ?? null, filter.topic ?? null, filter.id ?? null],
+      );
+      return deletedOf(result.rows);
     },
 
     async counts() {

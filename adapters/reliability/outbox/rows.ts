@@ -4,7 +4,7 @@
  * integers back as text and numbers, PostgreSQL as objects and strings; these read either.
  */
 import type { MessageEnvelope, PublishReceipt } from '../../core/index.js';
-import type { ClaimedRow, DeadLetter, MessageStatus, StoredError } from './outbox.js';
+import type { ClaimedRow, DeadLetter, DeletedDeadLetters, MessageStatus, StoredError } from './outbox.js';
 
 /** A JSON column: text (SQLite) or already parsed (PostgreSQL JSONB). */
 type JsonColumn<T> = string | T | null;
@@ -74,9 +74,21 @@ export function statusOf(row: StoredRow): MessageStatus {
     attempts: row.attempts,
     ...(receipt === undefined ? {} : { receipt }),
     ...(lastError === undefined ? {} : { lastError }),
-    createdAt: Number(row.accepted_at),
+    // created_at: when the gateway took the message in; accepted_at moves on a replay.
+    createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
+}
+
+/** Per target counts of deleted rows: what deleteDead returns. */
+export function deletedOf(rows: ReadonlyArray<{ target: string; n: number | string }>): DeletedDeadLetters {
+  const byTarget: Record<string, number> = {};
+  let deleted = 0;
+  for (const row of rows) {
+    byTarget[row.target] = (byTarget[row.target] ?? 0) + Number(row.n);
+    deleted += Number(row.n);
+  }
+  return { deleted, byTarget };
 }
 
 export function deadOf(row: StoredRow): DeadLetter {
@@ -87,6 +99,8 @@ export function deadOf(row: StoredRow): DeadLetter {
     ...(row.msg_key === null ? {} : { key: row.msg_key }),
     contentType: row.content_type,
     headers: json(row.headers) ?? {},
+    payload: row.payload ?? Buffer.alloc(0),
     payloadBytes: row.payload?.byteLength ?? 0,
+    queuedAt: Number(row.accepted_at),
   };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger, type MessageEnvelope } from '../../core/index.js';
-import { confirmAll } from '../../../test/support/outbox.js';
+import { checkDeadLetterLifecycle, confirmAll } from '../../../test/support/outbox.js';
 import { createSqliteOutbox } from './sqlite-outbox.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pubgate-outbox-'));
@@ -281,5 +281,16 @@ describe('SQLite outbox', () => {
     );
     assert.equal(again[0]!.attempts, 0);
     await outbox.close();
+  });
+
+  it('replays a dead letter with a fresh age and attempts; deletes one and purges by tenant and topic', async () => {
+    await checkDeadLetterLifecycle(async (now) => {
+      const outbox = createSqliteOutbox(
+        { ...limits, file: path.join(dir, 'lifecycle', 'outbox.db') },
+        { logger: silentLogger, now },
+      );
+      await outbox.open();
+      return outbox;
+    });
   });
 });

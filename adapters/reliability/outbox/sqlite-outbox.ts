@@ -17,7 +17,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { createGroupCommitter, type GroupCommitter, type Logger } from '../../core/index.js';
-import { claimedOf, deadOf, statusOf } from './rows.js';
+import { claimedOf, deadOf, deletedOf, statusOf } from './rows.js';
 import {
   OutboxError,
   followerBound,
@@ -47,6 +47,11 @@ export interface SqliteOutboxDeps {
 }
 
 const SCHEMA_VERSION = 1;
+/**
+ * Page cache of the connection, in KiB: SQLite's own default (2 MiB), not better-sqlite3's 16 MiB,
+ * which status rows of every sync publish filled up over minutes of load and kept as process memory.
+ */
+const CACHE_SIZE_KIB = 2048;
 /** Status rows waiting to be written beyond this are dropped (status is best effort; messages are not). */
 const MAX_BUFFERED_STATUS = 50_000;
 
@@ -105,6 +110,11 @@ interface Row {
   accepted_at: number;
   updated_at: number;
 }
+
+/** The dead rows a delete or purge takes: every given field must match. */
+type DeadMatch = { tenant: string | null; topic: string | null; id: string | null };
+const DEAD_MATCH = `state = 'dead' AND (@tenant IS NULL OR tenant = @tenant)
+  AND (@topic IS NULL OR topic = @topic) AND (@id IS NULL OR id = @id)`;
 
 type AppendItem = { message: OutboxMessage; bytes: number; state: 'queued' } | StatusItem;
 type StatusItem = { record: StatusRecord; state: 'confirmed' | 'failed' };
@@ -199,11 +209,16 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
         { tenant: string | null; topic: string | null; id: string | null; now: number },
         { bytes: number }
       >(
+        // accepted_at = now: the age (maxAgeMs) of a replayed message counts from its replay.
         `UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = @now, lease_owner = NULL,
-           lease_until = 0, updated_at = @now
+           lease_until = 0, accepted_at = @now, updated_at = @now
          WHERE state = 'dead' AND payload IS NOT NULL AND (@tenant IS NULL OR tenant = @tenant)
            AND (@topic IS NULL OR topic = @topic) AND (@id IS NULL OR id = @id) RETURNING bytes`,
       ),
+      deadTargets: database.prepare<DeadMatch, { target: string; n: number }>(
+        `SELECT target, count(*) AS n FROM outbox WHERE ${DEAD_MATCH} GROUP BY target`,
+      ),
+      deleteDead: database.prepare<DeadMatch>(`DELETE FROM outbox WHERE ${DEAD_MATCH}`),
       counts: database.prepare<[], { state: string; n: number; bytes: number | null }>(
         'SELECT state, count(*) AS n, sum(bytes) AS bytes FROM outbox GROUP BY state',
       ),
@@ -325,6 +340,7 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
         const mode = database.pragma('journal_mode = WAL', { simple: true });
         if (mode !== 'wal') throw new Error(`SQLite refused WAL mode (journal_mode is ${String(mode)})`);
         database.pragma('synchronous = FULL');
+        database.pragma(`cache_size = -${CACHE_SIZE_KIB}`);
         const version = Number(database.pragma('user_version', { simple: true }));
         if (version > SCHEMA_VERSION) {
           throw new Error(`schema version ${version}; this pubgate understands up to ${SCHEMA_VERSION}`);
@@ -537,6 +553,22 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
         queuedBytes += row.bytes;
       }
       return rows.length;
+    },
+
+    async deleteDead(filter) {
+      const { database, s } = usable();
+      const match = { tenant: filter.tenant ?? null, topic: filter.topic ?? null, id: filter.id ?? null };
+      // One transaction: the per-target counts are of exactly the rows deleted.
+      const targets = wrap('delete dead letters', () =>
+        database
+          .transaction(() => {
+            const counted = s.deadTargets.all(match);
+            if (counted.length > 0) s.deleteDead.run(match);
+            return counted;
+          })
+          .immediate(),
+      );
+      return deletedOf(targets);
     },
 
     async counts() {
