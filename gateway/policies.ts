@@ -22,6 +22,7 @@ import {
   type QuotaStore,
   type TenantQuota,
 } from '../policies/quota/index.js';
+import { BROKER_FACTS } from './broker-facts.js';
 import type { GatewayConfig, JwtIssuerSettings, TenantConfig } from './config/schema.js';
 
 export interface PolicyPipeline {
@@ -78,7 +79,7 @@ export function createPolicyPipeline(
   const policy = composePolicies([
     authenticate,
     ...shed,
-    createTopicAclPolicy({ tenants: config.tenants }),
+    createTopicAclPolicy({ tenants: config.tenants, reservedTopic: BROKER_FACTS.reservedTopic }),
     createQuotaPolicy({
       tenants: Object.fromEntries(
         Object.entries(config.tenants).map(([name, tenant]) => [name, tenantQuota(tenant)]),

@@ -43,23 +43,23 @@ describe('target selection', () => {
       {
         kind: 'split',
         targets: [
-          { target: 'kafka', weight: 90 },
-          { target: 'rabbit', weight: 10 },
+          { target: 'main', weight: 90 },
+          { target: 'canary', weight: 10 },
         ],
       },
       { random: seeded(7) },
     );
     const counts = tally(() => selector.choose(undefined).candidates[0]!, 1000);
-    assert.ok(Math.abs(counts.rabbit! - 100) <= 30, JSON.stringify(counts));
-    assert.equal(counts.kafka! + counts.rabbit!, 1000);
+    assert.ok(Math.abs(counts.canary! - 100) <= 30, JSON.stringify(counts));
+    assert.equal(counts.main! + counts.canary!, 1000);
   });
 
   it('places a keyed message by its key: one key, one target; keys spread by weight', () => {
     const selector = createTargetSelector({
       kind: 'split',
       targets: [
-        { target: 'kafka', weight: 75 },
-        { target: 'rabbit', weight: 25 },
+        { target: 'main', weight: 75 },
+        { target: 'canary', weight: 25 },
       ],
     });
     for (let i = 0; i < 50; i++) {
@@ -67,7 +67,7 @@ describe('target selection', () => {
       for (let j = 0; j < 5; j++) assert.equal(selector.choose(`order-${i}`).candidates[0], first);
     }
     const counts = tally((i) => selector.choose(`customer-${i}`).candidates[0]!, 4000);
-    assert.ok(Math.abs(counts.rabbit! / 4000 - 0.25) <= 0.03, JSON.stringify(counts));
+    assert.ok(Math.abs(counts.canary! / 4000 - 0.25) <= 0.03, JSON.stringify(counts));
   });
 
   it('balances round robin, at random, by key hash and by weight', () => {

@@ -39,8 +39,8 @@ const API: ConfiguredApi = {
       headers: ['x-trace-*'],
       strategy: {
         kind: 'split',
-        targets: ['kafka-main', 'rabbit-main'],
-        weights: { 'kafka-main': 90, 'rabbit-main': 10 },
+        targets: ['main', 'canary'],
+        weights: { main: 90, canary: 10 },
       },
     },
     {
@@ -174,8 +174,8 @@ describe('configured OpenAPI document', () => {
         degrade: 'spool',
         headers: ['x-trace-*'],
         strategy: 'split',
-        targets: ['kafka-main', 'rabbit-main'],
-        weights: { 'kafka-main': 90, 'rabbit-main': 10 },
+        targets: ['main', 'canary'],
+        weights: { main: 90, canary: 10 },
       },
       {
         topic: 'audit.**',
@@ -215,7 +215,7 @@ describe('configured OpenAPI document', () => {
     assert.ok(lines.includes('| --- | --- | --- | --- | --- | --- | --- |'), description);
     assert.ok(
       lines.includes(
-        '| `orders.*` | `application/json` | 64 KiB | sync: 201 once the broker confirmed | honored | spool: 202 from the outbox | split: `kafka-main` 90, `rabbit-main` 10 |',
+        '| `orders.*` | `application/json` | 64 KiB | sync: 201 once the broker confirmed | honored | spool: 202 from the outbox | split: `main` 90, `canary` 10 |',
       ),
       description,
     );
@@ -250,6 +250,37 @@ describe('configured OpenAPI document', () => {
         { 'orders.*': 'orders.example', 'audit.**': 'audit.example', '**': 'example' },
       );
     }
+  });
+
+  it('says which adapter kinds fill which receipt field, from what the kinds declare', () => {
+    const doc = configuredOpenApiDocument({
+      ...API,
+      brokers: {
+        kinds: ['alpha', 'beta'],
+        receiptFields: {
+          offset: [
+            { kind: 'alpha', description: 'Position in the log.' },
+            { kind: 'beta', description: 'Offset in the partition.' },
+          ],
+          partition: [{ kind: 'beta', description: 'Partition written to.' }],
+        },
+      },
+    });
+    assertValidOpenApi31(doc);
+    const receipt = doc.components?.schemas?.Receipt as {
+      properties: Record<string, { description: string }>;
+    };
+    assert.equal(receipt.properties.broker!.description, 'Adapter kind of the target: one of alpha, beta.');
+    assert.equal(
+      receipt.properties.offset!.description,
+      'Set only by alpha (Position in the log); beta (Offset in the partition).',
+    );
+    assert.equal(receipt.properties.partition!.description, 'Set only by beta (Partition written to).');
+    assert.equal(receipt.properties.brokerMessageId!.description, 'Set by no registered adapter kind.');
+    assert.match(doc.info.summary ?? '', /alpha, beta/);
+    // Without the kinds, the base document's generic text stays.
+    const plain = configuredOpenApiDocument(API).components?.schemas?.Receipt;
+    assert.deepEqual(plain, openApiDocument().components?.schemas?.Receipt);
   });
 
   it('makes example topics and sizes readable', () => {

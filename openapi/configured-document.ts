@@ -9,6 +9,7 @@
  * not in it cannot reach the document. The gateway builds it once per config generation.
  */
 import type { OpenAPIV3_1 } from 'openapi-types';
+import type { ReceiptFieldName } from '../adapters/core/index.js';
 import { openApiDocument } from './index.js';
 
 /** How a route spreads its messages over broker targets (the route's target, failover, split, mirror or balance). */
@@ -70,6 +71,18 @@ export interface ConfiguredApi {
   readonly limits: ConfiguredLimits;
   /** In match order: the first route whose pattern matches a topic serves it. */
   readonly routes: readonly ConfiguredRoute[];
+  /** The adapter kinds receipts may come from, as they declare themselves. Absent: not described. */
+  readonly brokers?: ConfiguredBrokers;
+}
+
+/** What the registered adapter kinds declare about receipts (adapters/core/broker-declarations.ts). */
+export interface ConfiguredBrokers {
+  /** Every registered adapter kind. */
+  readonly kinds: readonly string[];
+  /** Per optional receipt field: the kinds that fill it, and what it holds on each. */
+  readonly receiptFields: Readonly<
+    Partial<Record<ReceiptFieldName, readonly { readonly kind: string; readonly description: string }[]>>
+  >;
 }
 
 /** The vendor extension on the publish operations: one entry per route, in match order. */
@@ -190,6 +203,7 @@ export function configuredOpenApiDocument(api: ConfiguredApi): OpenAPIV3_1.Docum
       ]),
     ),
   };
+  if (api.brokers) describeBrokers(doc, schemas.Receipt as OpenAPIV3_1.SchemaObject | undefined, api.brokers);
   const batch = schemas.BatchRequest as OpenAPIV3_1.SchemaObject | undefined;
   const messages = batch?.properties?.messages as OpenAPIV3_1.ArraySchemaObject | undefined;
   if (messages) {
@@ -216,6 +230,28 @@ export function configuredOpenApiDocument(api: ConfiguredApi): OpenAPIV3_1.Docum
         : `The routes of publishMessage apply (\`${ROUTES_EXTENSION}\`): a route's maxBodyBytes bounds the whole batch body, and each message's contentType must be one the route accepts. At most ${api.limits.maxBatchMessages} messages.`;
   }
   return doc;
+}
+
+/** Names the adapter kinds in the summary and says which kind fills which receipt field. */
+function describeBrokers(
+  doc: OpenAPIV3_1.Document,
+  receipt: OpenAPIV3_1.SchemaObject | undefined,
+  brokers: ConfiguredBrokers,
+): void {
+  const kinds = brokers.kinds.join(', ');
+  doc.info.summary = `Publish over HTTP to message brokers (adapter kinds: ${kinds}).`;
+  const properties = receipt?.properties as Record<string, OpenAPIV3_1.SchemaObject> | undefined;
+  if (!properties) return;
+  if (properties.broker) properties.broker.description = `Adapter kind of the target: one of ${kinds}.`;
+  for (const field of ['partition', 'offset', 'brokerMessageId'] as const) {
+    const property = properties[field];
+    if (!property) continue;
+    const fillers = brokers.receiptFields[field] ?? [];
+    property.description =
+      fillers.length === 0
+        ? 'Set by no registered adapter kind.'
+        : `Set only by ${fillers.map(({ kind, description }) => `${kind} (${description.replace(/\.$/, '')})`).join('; ')}.`;
+  }
 }
 
 function serverFor(listener: ConfiguredApi['listener']): OpenAPIV3_1.ServerObject {

@@ -22,17 +22,22 @@ export const DOCUMENTED_ERROR_CODES: Readonly<Record<string, readonly string[]>>
     'GW_ERR_INVALID_BATCH',
     'GW_ERR_INVALID_QUERY',
     'GW_ERR_IDEMPOTENCY_KEY_INVALID',
+    'GW_ERR_INVALID_ENCODING',
   ],
   '401': ['GW_ERR_UNAUTHENTICATED'],
   '403': ['GW_ERR_FORBIDDEN_TOPIC', 'GW_ERR_RESERVED_TOPIC', 'GW_ERR_TENANT_HEADER'],
   '404': ['GW_ERR_NOT_FOUND', 'GW_ERR_NO_ROUTE', 'GW_ERR_NO_DESTINATION'],
   '405': ['GW_ERR_METHOD_NOT_ALLOWED', 'GW_ERR_TOPIC_NOT_READABLE'],
+  '408': ['GW_ERR_REQUEST_TIMEOUT'],
   '409': ['GW_ERR_IDEMPOTENCY_IN_FLIGHT'],
   '413': ['GW_ERR_BODY_TOO_LARGE', 'GW_ERR_MESSAGE_TOO_LARGE'],
-  '415': ['GW_ERR_UNSUPPORTED_MEDIA_TYPE'],
+  '415': ['GW_ERR_UNSUPPORTED_MEDIA_TYPE', 'GW_ERR_UNSUPPORTED_ENCODING'],
+  '417': ['GW_ERR_EXPECTATION_FAILED'],
   '422': ['GW_ERR_IDEMPOTENCY_MISMATCH'],
   '429': ['GW_ERR_QUOTA_EXCEEDED', 'GW_ERR_TENANT_BUSY', 'GW_ERR_TOO_MANY_AUTH_FAILURES'],
+  '431': ['GW_ERR_HEADERS_TOO_LARGE'],
   '500': ['GW_ERR_INTERNAL'],
+  '501': ['GW_ERR_METHOD_NOT_IMPLEMENTED'],
   '503': [
     'GW_ERR_BROKER_UNAVAILABLE',
     'GW_ERR_BROKER_TIMEOUT',
@@ -49,7 +54,8 @@ export const DOCUMENTED_ERROR_CODES: Readonly<Record<string, readonly string[]>>
 };
 
 const STATUS_DESCRIPTIONS: Record<string, string> = {
-  '400': 'Malformed request: bad topic name, JSON, header, id, key or batch. Nothing was published.',
+  '400':
+    'Malformed request: bad topic name, JSON, header, id, key or batch, a body that does not decode with its Content-Encoding, or a request the HTTP parser refuses (then the connection is closed). Nothing was published.',
   '401': 'Missing or invalid credentials. Carries WWW-Authenticate.',
   '403':
     'The topic is not granted to the tenant, is broker-internal, or the request tried to choose its tenant.',
@@ -58,7 +64,15 @@ const STATUS_DESCRIPTIONS: Record<string, string> = {
   '409': 'A request with the same Idempotency-Key is still being processed; retry when it has finished.',
   '422': 'The Idempotency-Key was already used with a different request (topic, body or message headers).',
   '413': "The body is over the route's limit, or a message is over the broker's maximum size.",
-  '415': 'The Content-Type is missing or not accepted by the route.',
+  '415':
+    "The Content-Type is missing or not accepted by the route, or the body's Content-Encoding is not one the route decodes (the answer's Accept-Encoding lists those it does).",
+  '408':
+    'The request headers (server.headersTimeoutMs) or the whole request (server.requestTimeoutMs) did not arrive in time. The connection is closed; nothing was published.',
+  '417': 'An Expect header other than 100-continue. The connection is closed.',
+  '431':
+    'The request headers are over server.maxHeaderSize bytes or server.maxHeadersCount fields. The connection is closed.',
+  '501':
+    'A method the gateway does not implement (CONNECT, or one it does not know). The connection is closed.',
   '429':
     'Over a limit: the tenant quota (requests, messages or bytes per window), its concurrency, or too many failed authentications from this client. Carries RateLimit-Policy (e.g. `"requests";q=10;w=1`), RateLimit (e.g. `"requests";r=0;t=1`) and Retry-After, where t equals Retry-After (seconds).',
   '500': 'Internal error; logged with the request id.',
@@ -80,6 +94,11 @@ const RESPONSE_HEADERS: Record<string, Record<string, OpenAPIV3_1.HeaderObject>>
     'Retry-After': stringHeader('Seconds to wait before retrying.'),
   },
   '503': { 'Retry-After': stringHeader('Seconds to wait before retrying.') },
+  '415': {
+    'Accept-Encoding': stringHeader(
+      'With GW_ERR_UNSUPPORTED_ENCODING: the content codings the route accepts (RFC 9110 §15.5.16).',
+    ),
+  },
 };
 
 const ALL_CODES = Object.values(DOCUMENTED_ERROR_CODES).flat();
@@ -119,11 +138,22 @@ const receipt: Schema = {
   type: 'object',
   required: ['broker', 'target'],
   properties: {
-    broker: { type: 'string', description: 'Adapter kind: embedded, kafka, rabbitmq, rocketmq.' },
+    broker: { type: 'string', description: "Adapter kind: the `kind` of the target's `brokers:` entry." },
     target: { type: 'string', description: 'Configured broker target name.' },
-    partition: { type: 'integer', description: 'Kafka partition.' },
-    offset: { type: 'string', description: 'Kafka or embedded offset (decimal string).' },
-    brokerMessageId: { type: 'string', description: "The broker's own message id (RocketMQ)." },
+    // Which kinds fill these, and what each holds there, is added to the served document from
+    // what the adapter kinds declare (configured-document.ts).
+    partition: {
+      type: 'integer',
+      description: 'Partition the message was written to, on brokers with partitions.',
+    },
+    offset: {
+      type: 'string',
+      description: 'Position of the message on the broker (decimal string), on brokers that have one.',
+    },
+    brokerMessageId: {
+      type: 'string',
+      description: "The broker's own message id, on brokers that return one.",
+    },
   },
   additionalProperties: false,
 };
@@ -210,7 +240,7 @@ const breaker: Schema = {
 
 const deadLetter: Schema = {
   type: 'object',
-  required: ['id', 'tenant', 'topic', 'target', 'status', 'attempts', 'createdAt', 'updatedAt'],
+  required: ['id', 'tenant', 'topic', 'target', 'status', 'attempts', 'createdAt', 'queuedAt', 'updatedAt'],
   properties: {
     id: { type: 'string' },
     tenant: { type: 'string' },
@@ -221,10 +251,31 @@ const deadLetter: Schema = {
     contentType: { type: 'string' },
     headers: { type: 'object', additionalProperties: { type: 'string' } },
     payloadBytes: { type: 'integer' },
+    value: {
+      type: 'string',
+      description:
+        'The payload as text, for JSON and text/* content types. Only in GET /admin/v1/dead-letters/{id}, not in the list.',
+    },
+    valueBase64: {
+      type: 'string',
+      format: 'byte',
+      description:
+        'The payload in standard base64, for any other content type. Only in GET /admin/v1/dead-letters/{id}, not in the list.',
+    },
     status: { const: 'dead' },
-    attempts: { type: 'integer' },
+    attempts: { type: 'integer', description: 'Tries since it was queued (or last replayed).' },
     lastError: { type: 'object' },
-    createdAt: { type: 'string', format: 'date-time' },
+    createdAt: {
+      type: 'string',
+      format: 'date-time',
+      description: 'When the gateway took the message in; a replay keeps it.',
+    },
+    queuedAt: {
+      type: 'string',
+      format: 'date-time',
+      description:
+        'When it last entered the queue: accepted, or replayed. `reliability.relay.maxAgeSeconds` counts from it.',
+    },
     updatedAt: { type: 'string', format: 'date-time' },
   },
 };
@@ -243,7 +294,7 @@ const batchRequest: Schema = {
         type: 'object',
         additionalProperties: false,
         description:
-          'Exactly one of `value` (any JSON; a string is sent as text when contentType is not JSON) or `valueBase64`.',
+          'Exactly one of `value` (any JSON, published as the exact bytes written for it in the request, never re-serialized; a string is sent as its UTF-8 text when contentType is not JSON) or `valueBase64`.',
         properties: {
           id: { type: 'string', maxLength: 128 },
           key: { type: 'string', description: 'Ordering key.' },
@@ -268,12 +319,13 @@ const batchResult: Schema = {
     topic: { type: 'string' },
     results: {
       type: 'array',
-      description: 'One entry per message, in request order.',
+      description:
+        "One entry per message, in request order (`index` is the message's position in the request). Each names its `statusUrl` (GET /v1/messages/{id}): a batch answer has no single Location.",
       items: {
         oneOf: [
           {
             type: 'object',
-            required: ['index', 'id', 'topic', 'status', 'receipt'],
+            required: ['index', 'id', 'topic', 'status', 'receipt', 'statusUrl'],
             additionalProperties: false,
             properties: {
               index: { type: 'integer' },
@@ -281,6 +333,7 @@ const batchResult: Schema = {
               topic: { type: 'string' },
               status: { const: 'confirmed' },
               receipt: { $ref: '#/components/schemas/Receipt' },
+              statusUrl: { type: 'string' },
             },
           },
           {
@@ -297,12 +350,13 @@ const batchResult: Schema = {
           },
           {
             type: 'object',
-            required: ['index', 'id', 'status', 'error'],
+            required: ['index', 'id', 'status', 'statusUrl', 'error'],
             additionalProperties: false,
             properties: {
               index: { type: 'integer' },
               id: { type: 'string' },
               status: { const: 'failed' },
+              statusUrl: { type: 'string' },
               error: { $ref: '#/components/schemas/Problem' },
             },
           },
@@ -385,12 +439,25 @@ const topicParam: OpenAPIV3_1.ParameterObject = {
 
 const headerParams: OpenAPIV3_1.ParameterObject[] = [
   {
+    name: 'Content-Encoding',
+    in: 'header',
+    description:
+      "`gzip`, `deflate` (zlib format) or `br`, where the route's `contentEncodings` lists it (default: all three): the body is decoded and the decoded bytes are published (nothing on the message says it was compressed); the route's maxBodyBytes bounds both the encoded and the decoded size (413). One coding at most; another coding, or one the route does not list → 415 with Accept-Encoding; data that does not decode → 400 GW_ERR_INVALID_ENCODING.",
+    schema: { type: 'string' },
+  },
+  {
     name: 'Message-Id',
     in: 'header',
     description: 'Your own message id (1-128 of [A-Za-z0-9._:-]). Default: a new UUIDv7.',
     schema: { type: 'string' },
   },
-  { name: 'Message-Key', in: 'header', description: 'Ordering / partition key.', schema: { type: 'string' } },
+  {
+    name: 'Message-Key',
+    in: 'header',
+    description:
+      'Ordering / partition key, sent once. Its bytes are read as UTF-8 (like every header copied onto the message: ce-*, traceparent, tracestate, route headers) and stored exactly; a value that is not valid UTF-8 → 400.',
+    schema: { type: 'string' },
+  },
   {
     name: 'Idempotency-Key',
     in: 'header',
@@ -414,7 +481,10 @@ const headerParams: OpenAPIV3_1.ParameterObject[] = [
 ];
 
 export function openApiDocument(): OpenAPIV3_1.Document {
-  const publishErrors = ['400', '401', '403', '404', '405', '409', '413', '415', '422', '429', '500', '503'];
+  const publishErrors = [
+    ...['400', '401', '403', '404', '405', '408', '409', '413', '415', '417', '422', '429', '431'],
+    ...['500', '503'],
+  ];
   const accepted = (schema: string) => ({
     description:
       "Accepted, not yet confirmed: `queued` = fsync'd in the outbox (async, Prefer: respond-async, or spooled after a broker failure); `accepted` = fire-and-forget (not durable). Location / statusUrl give the status.",
@@ -430,7 +500,7 @@ export function openApiDocument(): OpenAPIV3_1.Document {
     info: {
       title: 'pubgate',
       version: '1.0.0',
-      summary: 'Publish over HTTP to Kafka, RabbitMQ, RocketMQ or the embedded broker.',
+      summary: 'Publish over HTTP to message brokers.',
       description:
         'A 201 means the broker confirmed a durable write. Every error is application/problem+json with a stable `code`.',
     },
@@ -553,7 +623,8 @@ export function openApiDocument(): OpenAPIV3_1.Document {
       '/admin/v1/dead-letters/replay': {
         post: {
           operationId: 'replayDeadLetters',
-          summary: 'Put every dead message of a tenant (and topic) back in the queue (admin key).',
+          summary:
+            'Put every dead message of a tenant (and topic) back in the queue (admin key): attempts reset, age counted from the replay.',
           security: [{ admin: [] }],
           parameters: ['tenant', 'topic'].map((name) => ({
             name,
@@ -574,11 +645,56 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           },
         },
       },
+      '/admin/v1/dead-letters/purge': {
+        post: {
+          operationId: 'purgeDeadLetters',
+          summary:
+            'Delete every dead message of a tenant (and topic), or with all=true every dead message (admin key). Without a filter: 400.',
+          security: [{ admin: [] }],
+          parameters: [
+            ...['tenant', 'topic'].map((name) => ({
+              name,
+              in: 'query' as const,
+              description: name === 'tenant' ? 'Required unless all=true.' : 'Only with tenant.',
+              schema: { type: 'string' as const },
+            })),
+            {
+              name: 'all',
+              in: 'query',
+              description: 'true: every dead message, of every tenant (no tenant or topic then).',
+              schema: { type: 'boolean' },
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'How many were deleted.',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['purged'],
+                    properties: { purged: { type: 'integer', minimum: 0 } },
+                  },
+                },
+              },
+            },
+            ...adminErrors,
+          },
+        },
+      },
       '/admin/v1/dead-letters/{id}': {
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        parameters: [
+          { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+          {
+            name: 'tenant',
+            in: 'query',
+            description: "Only the tenant's message of that id.",
+            schema: { type: 'string' },
+          },
+        ],
         get: {
           operationId: 'getDeadLetter',
-          summary: 'One dead message (admin key).',
+          summary: 'One dead message, with its payload (value or valueBase64) (admin key).',
           security: [{ admin: [] }],
           responses: {
             '200': {
@@ -588,12 +704,34 @@ export function openApiDocument(): OpenAPIV3_1.Document {
             ...adminErrors,
           },
         },
+        delete: {
+          operationId: 'deleteDeadLetter',
+          summary:
+            'Delete one dead message for good (admin key); 404 when there is no dead message of that id.',
+          security: [{ admin: [] }],
+          responses: {
+            '200': {
+              description: 'Deleted.',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['deleted'],
+                    properties: { deleted: { type: 'integer', minimum: 1 } },
+                  },
+                },
+              },
+            },
+            ...adminErrors,
+          },
+        },
       },
       '/admin/v1/dead-letters/{id}/replay': {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         post: {
           operationId: 'replayDeadLetter',
-          summary: 'Put one dead message back in the queue, attempts reset (admin key).',
+          summary:
+            'Put one dead message back in the queue (admin key): attempts reset, and its age (maxAgeSeconds) counts from the replay.',
           security: [{ admin: [] }],
           responses: {
             '200': {

@@ -12,8 +12,8 @@ export interface MessageEnvelope {
   /** Logical topic as the caller named it. */
   readonly topic: string;
   /**
-   * Broker-side destination (Kafka topic, RabbitMQ routing key, RocketMQ topic) resolved by the
-   * route. Equal to `topic` unless the route maps it.
+   * Broker-side destination (whatever the adapter publishes to: a topic, a routing key) resolved by
+   * the route. Equal to `topic` unless the route maps it.
    */
   readonly destination: string;
   /** Ordering / partition / sharding key. Messages with the same key keep their order. */
@@ -31,7 +31,7 @@ export interface MessageEnvelope {
 /** What a broker returned for a durable write. Only the fields a broker knows are set. */
 export interface PublishReceipt {
   readonly messageId: string;
-  /** Adapter kind: 'embedded' | 'kafka' | 'rabbitmq' | 'rocketmq' | ... */
+  /** Adapter kind: the `kind` of the target's config. */
   readonly broker: string;
   /** Name of the configured broker target (a key of `brokers:` in the config). */
   readonly target: string;

@@ -12,7 +12,7 @@ export const ADAPTER_ERROR_CODES = {
   ADP_ERR_CONNECTION_LOST: { retriable: true, ambiguous: true },
   /** The broker is alive but refuses writes for now (disk or memory alarm, throttling, not leader). */
   ADP_ERR_BACKPRESSURE: { retriable: true, ambiguous: false },
-  /** The broker refused the message for good (e.g. RabbitMQ nack, topic of another message type). */
+  /** The broker refused the message for good (e.g. a negative publisher confirm, a topic of another message type). */
   ADP_ERR_REJECTED: { retriable: false, ambiguous: false },
   /** The message was returned as unroutable: no queue or subscriber would receive it. */
   ADP_ERR_UNROUTABLE: { retriable: false, ambiguous: false },

@@ -1,6 +1,7 @@
 export * from './adapter.js';
 export * from './backoff.js';
 export * from './batch.js';
+export * from './broker-declarations.js';
 export * from './envelope.js';
 export * from './errors.js';
 export * from './group-commit.js';

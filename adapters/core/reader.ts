@@ -20,23 +20,24 @@ export interface ReadMessage {
   /** pubgate-seq and pubgate-producer, when the gateway stamped them. */
   readonly seq?: number;
   readonly producer?: string;
-  /** Where the broker kept it, when the broker has such a notion (Kafka). */
+  /** Where the broker kept it, on brokers that have partitions and offsets. */
   readonly partition?: number;
   readonly offset?: string;
 }
 
+/**
+ * What a reader reads. Besides the destination, each kind's reader takes only the options its
+ * kind declares (`declarations.readerOptions`, with what each means on that broker) and ignores
+ * the others.
+ */
 export interface ReaderOptions {
-  /** The broker-side destination (the route's destination: Kafka topic, routing key, RocketMQ topic). */
+  /** The broker-side destination (the route's destination). */
   readonly destination: string;
-  /**
-   * Consumer group (Kafka, RocketMQ). Default: a new unique group, which reads from the start.
-   * RocketMQ: see its reader for when a new group sees messages published before it existed.
-   */
+  /** Consumer group, for brokers that have them. Default: a new unique group, which reads from the start. */
   readonly group?: string;
   /**
-   * RabbitMQ: the queue to consume. A broker without retention keeps only what reached a queue, so
-   * the queue must exist (bound to the destination) before publishing; the reader declares it
-   * durable and binds it to the destination if it is missing.
+   * The queue to consume, for brokers that keep messages only in queues: such a broker keeps only
+   * what reached a queue, so the queue must exist (bound to the destination) before publishing.
    */
   readonly queue?: string;
 }

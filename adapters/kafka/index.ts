@@ -15,6 +15,20 @@ export const kafkaAdapterKind = {
   configSchema: kafkaConfigSchema,
   create: createKafkaAdapter,
   createReader: createKafkaReader,
+  declarations: {
+    reservedTopics: {
+      description:
+        'Kafka keeps topics starting with "__" for itself (__consumer_offsets, __transaction_state)',
+      prefixes: ['__'],
+    },
+    receipt: {
+      partition: 'Kafka partition the message was written to.',
+      offset: 'Offset of the message in its Kafka partition (decimal string).',
+    },
+    readerOptions: {
+      group: 'Kafka consumer group. Default: a new unique group, which reads from the earliest offset.',
+    },
+  },
 } as const satisfies AdapterKind<KafkaConfig>;
 
 export {

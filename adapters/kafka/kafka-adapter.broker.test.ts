@@ -166,7 +166,7 @@ describe('kafka adapter against the real broker', { concurrency: false }, () => 
       for (const result of goodResults) receiptOf(result);
       const failed = missingResults[0];
       assert.ok(failed && !failed.ok, 'a publish to a missing topic must fail when auto-creation is off');
-      assert.equal(failed.error.code, 'ADP_ERR_REJECTED', failed.error.message);
+      assert.equal(failed.error.code, 'ADP_ERR_NO_DESTINATION', failed.error.message);
       assert.equal(failed.error.retriable, false);
       assert.equal(failed.error.ambiguous, false);
       // Still usable afterwards.

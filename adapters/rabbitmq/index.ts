@@ -12,6 +12,33 @@ export const rabbitmqAdapterKind = defineAdapterKind<RabbitMqConfig>({
   configSchema: rabbitmqConfigSchema,
   create: (target, config, deps) => createRabbitMqAdapter(target, config, deps),
   createReader: createRabbitMqReader,
+  declarations: {
+    reservedTopics: { description: 'RabbitMQ reserves names starting with "amq."', prefixes: ['amq.'] },
+    reservedHeaders: {
+      description:
+        "AMQP properties RabbitMQ validates or routes by (userId, CC, BCC) and RabbitMQ's own x- headers",
+      names: [
+        'userId',
+        'user-id',
+        'CC',
+        'BCC',
+        'x-delay',
+        'x-death',
+        'x-first-death-exchange',
+        'x-first-death-queue',
+        'x-first-death-reason',
+        'x-match',
+        'x-message-ttl',
+        'x-deduplication-header',
+      ],
+    },
+    // A publisher confirm carries no position and no id.
+    receipt: {},
+    readerOptions: {
+      queue:
+        'The queue to consume; declared durable and bound to the destination if missing. RabbitMQ keeps only what reached a queue, so bind it before publishing.',
+    },
+  },
 });
 
 export { rabbitmqConfigSchema, DEFAULT_MAX_MESSAGE_BYTES, type RabbitMqConfig } from './config.js';

@@ -11,6 +11,37 @@ export const rocketmqAdapterKind = defineAdapterKind<RocketMqConfig>({
   configSchema: rocketMqConfigSchema,
   create: createRocketMqAdapter,
   createReader: createRocketMqReader,
+  declarations: {
+    reservedTopics: {
+      description: "RocketMQ's system, retry and dead-letter topics",
+      prefixes: ['RMQ_SYS_', '%DLQ%', '%RETRY%'],
+      names: ['TBW102', 'SCHEDULE_TOPIC_XXXX'],
+    },
+    // System properties a publisher could try to steer delivery with. Every other MessageConst
+    // name a user header may take travels escaped (wire-properties.ts).
+    reservedHeaders: {
+      description: "RocketMQ's system properties",
+      names: [
+        'KEYS',
+        'TAGS',
+        'DELAY',
+        'WAIT',
+        'UNIQ_KEY',
+        'MAX_OFFSET',
+        'MIN_OFFSET',
+        'TRANSACTION_PREPARED',
+        'MSG_REGION',
+        'TRACE_ON',
+        '__STARTDELIVERTIME',
+      ],
+      prefixes: ['RMQ_SYS_'],
+    },
+    receipt: { brokerMessageId: 'The RocketMQ message id the send returned.' },
+    readerOptions: {
+      group:
+        "SimpleConsumer group. Default: a new unique group. A new group starts at the topic's first message only while the broker still holds it in memory; for a reliable read-back, let the group read once before publishing and pass it here.",
+    },
+  },
 });
 
 export { rocketMqConfigSchema, type RocketMqConfig } from './config.js';

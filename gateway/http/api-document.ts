@@ -12,6 +12,7 @@ import {
   type ConfiguredRoute,
   type ConfiguredStrategy,
 } from '../../openapi/configured-document.js';
+import { BROKER_FACTS } from '../broker-facts.js';
 import type { GatewayConfig, RouteConfig } from '../config/schema.js';
 
 export interface ApiDocumentContext {
@@ -70,6 +71,17 @@ export function describeApi(config: Readonly<GatewayConfig>, context: ApiDocumen
       maxKeyLength: limits.maxKeyLength,
     },
     routes: config.routes.map(describeRoute),
+    // Every registered kind, not only the configured ones: like the reserved names, what the
+    // document says does not change when a route moves to another broker.
+    brokers: {
+      kinds: [...BROKER_FACTS.kinds],
+      receiptFields: Object.fromEntries(
+        [...BROKER_FACTS.receiptFields].map(([field, kinds]) => [
+          field,
+          kinds.map((entry) => ({ ...entry })),
+        ]),
+      ),
+    },
   };
 }
 

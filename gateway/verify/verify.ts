@@ -5,14 +5,20 @@
  */
 import type { DestinationReader, Logger } from '../../adapters/core/index.js';
 import { createReader } from '../../adapters/registry.js';
+import { BROKER_FACTS } from '../broker-facts.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { createRouter } from '../routing.js';
 import { analyzeDelivery, type DeliveryReport } from './analyze.js';
 
+/**
+ * Options of the topic's reader. A kind's reader takes only the options its kind declares
+ * (`declarations.readerOptions` in adapters/<kind>/index.ts, which say what each means there);
+ * giving another is an error, not silently ignored.
+ */
 export interface TopicReaderOptions {
-  /** RabbitMQ: the queue to read (bound to the destination before publishing). */
+  /** The queue to read, for kinds whose reader takes one (bound to the destination before publishing). */
   readonly queue?: string;
-  /** Kafka / RocketMQ: consumer group. Default: a new unique group. */
+  /** Consumer group, for kinds whose reader takes one. Default: a new unique group. */
   readonly group?: string;
 }
 
@@ -39,7 +45,18 @@ export function openTopicReader(
   options: TopicReaderOptions,
   deps: { logger: Logger; baseDir?: string },
 ): Promise<DestinationReader> {
-  const { target, destination } = resolveTopic(config, topic);
+  const { target, kind, destination } = resolveTopic(config, topic);
+  // A kind that declares no reader options (one without a reader, too) is left to createReader.
+  const takes = BROKER_FACTS.readerOptions(kind);
+  for (const option of ['queue', 'group'] as const) {
+    if (takes !== undefined && options[option] !== undefined && takes[option] === undefined) {
+      return Promise.reject(
+        new Error(
+          `the ${kind} reader of target ${target} takes no ${option} (it takes: ${Object.keys(takes).join(', ')})`,
+        ),
+      );
+    }
+  }
   return createReader(
     target,
     config.brokers[target]!,

@@ -1,2 +1,2 @@
-export { createTopicAclPolicy, isReservedTopic, type TopicAclConfig } from './topic-acl.policy.js';
+export { createTopicAclPolicy, type TopicAclConfig } from './topic-acl.policy.js';
 export { TOPIC_PATTERN_SYNTAX, compileTopicPattern, type TopicMatcher } from './topic-pattern.js';

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PublishContext } from '../core/index.js';
 import { compileTopicPattern } from './topic-pattern.js';
-import { createTopicAclPolicy, isReservedTopic } from './topic-acl.policy.js';
+import { createTopicAclPolicy } from './topic-acl.policy.js';
+// The reserved names the gateway passes in: the union of what every registered adapter declares.
+import { BROKER_FACTS, isReservedTopic } from '../../gateway/broker-facts.js';
+
+const reservedTopic = BROKER_FACTS.reservedTopic;
 
 describe('topic patterns', () => {
   it('* matches one segment, ** one or more, the rest literally', () => {
@@ -21,6 +25,7 @@ describe('topic patterns', () => {
 describe('topic ACL', () => {
   const policy = createTopicAclPolicy({
     tenants: { small: { topics: ['small.*'] }, big: { topics: ['big.**'] } },
+    reservedTopic,
   });
   const ctx = (tenant: string, topic: string, headerNames: string[] = []): PublishContext => ({
     requestId: 'r',
@@ -42,9 +47,10 @@ describe('topic ACL', () => {
     for (const topic of ['__consumer_offsets', 'amq.gen-1', 'RMQ_SYS_TRACE', '%DLQ%g', '%RETRY%g']) {
       assert.equal(isReservedTopic(topic), true, topic);
     }
-    const outcome = await createTopicAclPolicy({ tenants: { all: { topics: ['**'] } } }).evaluate(
-      ctx('all', '__consumer_offsets'),
-    );
+    const outcome = await createTopicAclPolicy({
+      tenants: { all: { topics: ['**'] } },
+      reservedTopic,
+    }).evaluate(ctx('all', '__consumer_offsets'));
     assert.equal(!outcome.ok && outcome.rejection.reason, 'reserved-topic');
   });
 

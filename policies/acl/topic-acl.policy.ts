@@ -9,20 +9,13 @@ export interface TopicAclConfig {
   readonly tenants: Readonly<
     Record<string, { readonly topics: readonly string[]; readonly namespace?: string | undefined }>
   >;
+  /**
+   * Broker-internal names no tenant may use, whatever its grants: returns why the topic is
+   * reserved, or undefined when it is not. The gateway passes the union of what every registered
+   * adapter kind declares (gateway/broker-facts.ts).
+   */
+  readonly reservedTopic: (topic: string) => string | undefined;
 }
-
-/**
- * Broker-internal names no tenant may use, whatever its grants: Kafka's internal topics, RabbitMQ's
- * reserved `amq.` prefix, RocketMQ's system, retry and dead-letter topics.
- */
-const RESERVED_TOPICS = [
-  /^__/,
-  /^amq\./i,
-  /^RMQ_SYS_/i,
-  /^%(DLQ|RETRY)%/i,
-  /^(TBW102|SCHEDULE_TOPIC_XXXX)$/,
-  /^rmq_sys_/i,
-];
 
 /** Headers that try to choose the tenant. The tenant always comes from the credential. */
 const TENANT_HEADERS = [
@@ -33,10 +26,6 @@ const TENANT_HEADERS = [
   'x-pubgate-tenant',
   'pubgate-tenant',
 ];
-
-export function isReservedTopic(topic: string): boolean {
-  return RESERVED_TOPICS.some((pattern) => pattern.test(topic));
-}
 
 /**
  * Refuses reserved topics, tenant-choosing headers, and topics outside the tenant's grants: the
@@ -63,8 +52,9 @@ export function createTopicAclPolicy(config: TopicAclConfig): Policy {
           `the ${tenantHeader} header is not accepted: the tenant comes from the credential`,
         );
       }
-      if (isReservedTopic(context.topic)) {
-        return reject('reserved-topic', `"${context.topic}" is a broker-internal name`);
+      const reserved = config.reservedTopic(context.topic);
+      if (reserved !== undefined) {
+        return reject('reserved-topic', `"${context.topic}" is a broker-internal name: ${reserved}`);
       }
       const tenant = context.principal?.tenant;
       const allowed = tenant === undefined ? undefined : grants.get(tenant);
