@@ -25,7 +25,13 @@ export function createOutbox(
   };
   if (store.kind === 'postgres') {
     return createPostgresOutbox(
-      { ...limits, url: store.url, table: store.table, poolSize: store.poolSize, queryTimeoutMs: store.queryTimeoutMs },
+      {
+        ...limits,
+        url: store.url,
+        table: store.table,
+        poolSize: store.poolSize,
+        queryTimeoutMs: store.queryTimeoutMs,
+      },
       deps,
     );
   }

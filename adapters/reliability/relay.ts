@@ -42,7 +42,7 @@ export interface RelayConfig {
   readonly publishTimeoutMs: number;
   /** Per-row retry: attempts (after which the row is dead) and backoff. */
   readonly retry: RetryOptions;
-  /** A message still undelivered this long after it was accepted is dead. */
+  /** A message still undelivered this long after it was accepted (or last replayed) is dead. */
   readonly maxAgeMs: number;
   /** Backoff of a target that is down (full jitter between 0 and min(max, base * 2^n)). */
   readonly targetBackoff: { readonly baseDelayMs: number; readonly maxDelayMs: number };
@@ -244,7 +244,9 @@ export function createRelay(config: RelayConfig, deps: RelayDeps): Relay {
       }
       wakeUp = new AbortController();
       const wait = storeFailures > 0 ? backoffDelay(storeFailures + 1, storeBackoff) : config.pollIntervalMs;
-      await sleep(wait, AbortSignal.any([wakeUp.signal, stopping.signal]));
+      // stop() aborts wakeUp too. Not AbortSignal.any([wakeUp.signal, stopping.signal]): on Node 20
+      // each call leaves a WeakRef in the long-lived stopping signal for good (one per idle poll).
+      await sleep(wait, wakeUp.signal);
       wakeUp = undefined;
       woken = false;
     }

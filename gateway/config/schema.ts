@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ADAPTER_KINDS, type BrokerConfig } from '../../adapters/registry.js';
-import { isReservedTopic } from '../../policies/acl/index.js';
+import { isReservedTopic } from '../broker-facts.js';
 import { JWT_ALGORITHMS } from '../../policies/auth/index.js';
 
 const MiB = 1024 * 1024;
@@ -39,14 +39,34 @@ const serverSchema = z.strictObject({
     .int()
     .positive()
     .default(10_000)
-    .describe('Close a connection whose request headers take longer than this. Default: 10000.'),
+    .describe(
+      'A request whose headers have not all arrived this long after its first byte gets 408 (GW_ERR_REQUEST_TIMEOUT) and its connection is closed; enforced to within half a second. At most requestTimeoutMs. Default: 10000.',
+    ),
   requestTimeoutMs: z
     .number()
     .int()
     .positive()
     .default(30_000)
     .describe(
-      'Close a connection whose whole request (headers and body) takes longer than this. Default: 30000.',
+      'A request whose body has not all arrived this long after its first byte gets 408 (GW_ERR_REQUEST_TIMEOUT) and its connection is closed; enforced to within half a second. Time the gateway takes to answer a complete request does not count. Default: 30000.',
+    ),
+  maxHeaderSize: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(16 * 1024)
+    .describe(
+      'Largest request head (request line and headers) in bytes; above it the answer is 431 (GW_ERR_HEADERS_TOO_LARGE) and the connection is closed. Applies to connections opened after a reload. Default: 16384.',
+    ),
+  maxHeadersCount: z
+    .number()
+    .int()
+    .min(8)
+    .max(2000)
+    .default(100)
+    .describe(
+      'Most header fields on one request; more → 431 (GW_ERR_HEADERS_TOO_LARGE), never a silently dropped header. Must exceed limits.maxHeaders. Default: 100.',
     ),
   keepAliveTimeoutMs: z
     .number()
@@ -120,6 +140,8 @@ export const DEFAULT_CONTENT_TYPES = [
 ] as const;
 
 export const DELIVERY_MODES = ['sync', 'async', 'fire-and-forget'] as const;
+/** Content codings a route can decode; `identity` (no coding) is always accepted. */
+export const CONTENT_CODINGS = ['gzip', 'deflate', 'br'] as const;
 /** What a sync publish does when its target is cut off (breaker open, not connected) or keeps failing. */
 export const DEGRADE_MODES = ['reject', 'spool', 'failover'] as const;
 export const BALANCE_MODES = ['round-robin', 'random', 'key-hash', 'weighted'] as const;
@@ -148,7 +170,7 @@ const routeSchema = z.strictObject({
   split: weights
     .optional()
     .describe(
-      'Weighted split between targets, e.g. `{kafka-main: 90, rabbit-main: 10}` (a canary while moving a topic). A message with a Message-Key goes by a hash of the key (one key, one target, order kept); a keyless one at random by weight. Default: none.',
+      'Weighted split between targets, e.g. `{main: 90, canary: 10}` (a canary while moving a topic). A message with a Message-Key goes by a hash of the key (one key, one target, order kept); a keyless one at random by weight. Default: none.',
     ),
   mirror: z
     .strictObject({
@@ -201,6 +223,12 @@ const routeSchema = z.strictObject({
     .default([...DEFAULT_CONTENT_TYPES])
     .describe(
       'Media types accepted (415 otherwise); `*` wildcards allowed. JSON types are checked to parse. Default: application/json, application/*+json, text/plain, application/octet-stream.',
+    ),
+  contentEncodings: z
+    .array(z.enum([...CONTENT_CODINGS, 'identity']))
+    .default([...CONTENT_CODINGS])
+    .describe(
+      'Content-Encodings decoded on this route (`gzip`, `deflate` = zlib format, `br`): the decoded bytes are published, and maxBodyBytes bounds the decoded size as well as the encoded one, so a decompression bomb gets 413 after at most that much output. A body without Content-Encoding (or `identity`) is always accepted; any other coding, or more than one, → 415 (GW_ERR_UNSUPPORTED_ENCODING) with Accept-Encoding. `[]` refuses every compressed body. Default: gzip, deflate, br.',
     ),
   headers: z
     .array(z.string().regex(/^[a-z0-9-]+\*?$/i, 'a header name, optionally ending in *'))
@@ -680,7 +708,9 @@ const relaySchema = z.strictObject({
     .int()
     .positive()
     .default(86_400)
-    .describe('A message still unconfirmed this long after it was accepted is dead. Default: 86400 (24 h).'),
+    .describe(
+      'A message still unconfirmed this long after it was accepted (or last replayed from the dead letters) is dead. Default: 86400 (24 h).',
+    ),
   targetBackoffBaseMs: z
     .number()
     .int()
@@ -835,6 +865,14 @@ const reloadSchema = z.strictObject({
     .describe(
       'How long requests still running on the old config may take before the broker targets it alone used are closed anyway. Default: 30000.',
     ),
+  connectTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .describe(
+      'How long a reload waits for the broker targets it adds or changes to connect (retries included) before the swap; one still not connected then refuses the reload, and the running config keeps serving. Default: 10000.',
+    ),
 });
 
 /**
@@ -959,6 +997,7 @@ export const configSchema = z
     reload: reloadSchema.default(reloadSchema.parse({})).describe('Live configuration reload.'),
   })
   .superRefine((config, ctx) => {
+    checkServer(config, ctx);
     if (config.reliability.relay.leaseMs <= config.server.publishTimeoutMs) {
       ctx.addIssue({
         code: 'custom',
@@ -1065,6 +1104,31 @@ export const configSchema = z
   });
 
 type ParsedRoute = z.infer<typeof routeSchema>;
+
+/**
+ * Node refuses to start a server whose headers timeout exceeds its request timeout; and a request
+ * must be able to carry every message header the limits allow, plus the HTTP ones.
+ */
+function checkServer(
+  config: { server: z.infer<typeof serverSchema>; limits: { maxHeaders: number } },
+  ctx: z.RefinementCtx,
+): void {
+  const { server, limits } = config;
+  if (server.headersTimeoutMs > server.requestTimeoutMs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['server', 'headersTimeoutMs'],
+      message: `must not exceed server.requestTimeoutMs (${server.requestTimeoutMs})`,
+    });
+  }
+  if (server.maxHeadersCount <= limits.maxHeaders) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['server', 'maxHeadersCount'],
+      message: `must exceed limits.maxHeaders (${limits.maxHeaders}), or a message could not carry the headers the limits allow`,
+    });
+  }
+}
 
 /** A route names exactly one strategy, every target it names exists, and its degrade mode fits it. */
 function checkRoute(

@@ -17,6 +17,11 @@ export const GATEWAY_ERRORS = {
   GW_ERR_INVALID_BATCH: { status: 400, title: 'Invalid batch', retriable: false },
   GW_ERR_INVALID_QUERY: { status: 400, title: 'Invalid query parameter', retriable: false },
   GW_ERR_IDEMPOTENCY_KEY_INVALID: { status: 400, title: 'Invalid Idempotency-Key', retriable: false },
+  GW_ERR_INVALID_ENCODING: {
+    status: 400,
+    title: 'The body does not decode with its Content-Encoding',
+    retriable: false,
+  },
   // 401/403 — who the caller is and what it may do.
   GW_ERR_UNAUTHENTICATED: { status: 401, title: 'Missing or invalid credentials', retriable: false },
   GW_ERR_FORBIDDEN_TOPIC: { status: 403, title: 'Topic not granted to this tenant', retriable: false },
@@ -36,6 +41,8 @@ export const GATEWAY_ERRORS = {
     title: 'The topic cannot be read through the gateway',
     retriable: false,
   },
+  // 408 — the request did not arrive within the server's time limits; the connection is closed.
+  GW_ERR_REQUEST_TIMEOUT: { status: 408, title: 'Request not received in time', retriable: true },
   // 409/422 — Idempotency-Key conflicts.
   GW_ERR_IDEMPOTENCY_IN_FLIGHT: {
     status: 409,
@@ -55,6 +62,18 @@ export const GATEWAY_ERRORS = {
     title: 'Content type not accepted by this route',
     retriable: false,
   },
+  GW_ERR_UNSUPPORTED_ENCODING: {
+    status: 415,
+    title: 'Content-Encoding not accepted by this route',
+    retriable: false,
+  },
+  // 417/431 — refused while the request was parsed; the connection is closed.
+  GW_ERR_EXPECTATION_FAILED: { status: 417, title: 'Expectation not supported', retriable: false },
+  GW_ERR_HEADERS_TOO_LARGE: {
+    status: 431,
+    title: 'Request headers too large or too many',
+    retriable: false,
+  },
   // 429 — the caller is over a limit; retry after Retry-After (RateLimit and RateLimit-Policy agree).
   GW_ERR_QUOTA_EXCEEDED: { status: 429, title: 'Tenant quota exceeded', retriable: true },
   GW_ERR_TENANT_BUSY: {
@@ -67,6 +86,8 @@ export const GATEWAY_ERRORS = {
     title: 'Too many failed authentications from this client',
     retriable: true,
   },
+  // 501 — a method this gateway has no use for (CONNECT, unknown methods); the connection is closed.
+  GW_ERR_METHOD_NOT_IMPLEMENTED: { status: 501, title: 'Method not implemented', retriable: false },
   // 500/503 — our side. Nothing was kept unless the body says otherwise; safe to retry.
   GW_ERR_INTERNAL: { status: 500, title: 'Internal error', retriable: true },
   GW_ERR_BROKER_UNAVAILABLE: { status: 503, title: 'Broker unavailable', retriable: true },

@@ -7,29 +7,27 @@
 import { Router, type Request, type Response } from 'express';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import {
-  isReadable,
-  type MessageEnvelope,
-  type PublishReceipt,
-  type StoredMessage,
-} from '../../adapters/core/index.js';
+import { isReadable, type MessageEnvelope, type PublishReceipt } from '../../adapters/core/index.js';
 import type { Sequencer } from '../../adapters/reliability/sequence.js';
-import { isReservedTopic } from '../../policies/acl/index.js';
 import { runCleanup, type Policy, type PublishContext } from '../../policies/core/index.js';
 import type { Idempotency } from '../../policies/idempotency/index.js';
 import type { Outbox } from '../../adapters/reliability/outbox/outbox.js';
+import { isReservedTopic } from '../broker-facts.js';
 import type { DeliveryMode, GatewayConfig, RouteConfig } from '../config/schema.js';
 import { gatewayErrorFromAdapter } from '../errors/adapter-errors.js';
-import { GatewayError, toProblem, type ProblemItem } from '../errors/registry.js';
+import { GatewayError, toProblem, type GatewayErrorCode, type ProblemItem } from '../errors/registry.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { acceptsMediaType, isJsonMediaType, parseMediaType } from '../publish/content-type.js';
-import { parseJsonBody } from '../publish/json.js';
+import { readCopiedHeaders, readHeader, isWellFormed } from '../publish/header-values.js';
+import { batchValueSpans, parseJsonBody, type ByteSpan } from '../publish/json.js';
 import type { Publisher } from '../publish/publisher.js';
 import type { Delivery, DeliveryOutcome } from '../publish/delivery.js';
 import { checkHeaders, checkMessageId, checkMessageKey, checkTopic } from '../publish/validation.js';
 import type { ResolvedRoute, Router as TopicRouter } from '../routing.js';
 import type { Targets } from '../targets.js';
 import { readBody } from './body.js';
+import { readBodyOf } from './message-body.js';
+import { createPublishSignals } from './publish-signals.js';
 import { gatewayErrorFromRejection, PROBLEM_JSON, sendProblem } from './problem.js';
 import { requestState } from './request-state.js';
 
@@ -67,6 +65,7 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
   const { config } = deps;
   const { limits } = config;
   const router = Router({ caseSensitive: true, strict: false });
+  const signals = createPublishSignals(deps.shutdownSignal);
 
   /** Steps shared by every operation on a topic: name, policies, route. */
   async function admit(
@@ -78,7 +77,7 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     const state = requestState(res);
     state.topic = topic;
     // A broker-internal name is refused by the ACL policy with 403 even when it is not a valid
-    // topic name here (e.g. RocketMQ's %DLQ% topics), so callers learn why.
+    // topic name here (e.g. a broker's %-prefixed system topics), so callers learn why.
     const invalid = checkTopic(topic, limits);
     if (invalid && !isReservedTopic(topic)) throw invalid;
     const context: PublishContext = {
@@ -121,15 +120,12 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
   }
 
   function publishSignal(req: Request, res: Response): AbortSignal {
-    const gone = new AbortController();
+    // Not AbortSignal.any() with the shutdown signal: on Node 20 that leaks per request (publish-signals.ts).
+    const publish = signals.create(config.server.publishTimeoutMs);
     res.on('close', () => {
-      if (!res.writableFinished) gone.abort(new Error('client closed the connection'));
+      if (!res.writableFinished) publish.abort(new Error('client closed the connection'));
     });
-    return AbortSignal.any([
-      AbortSignal.timeout(config.server.publishTimeoutMs),
-      gone.signal,
-      deps.shutdownSignal,
-    ]);
+    return publish.signal;
   }
 
   function envelopeFor(
@@ -309,16 +305,17 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     const { mode, applied } = deliveryMode(req, resolved.route);
     refuseWhileCutOff(resolved, mode);
     const idempotencyKey = parseIdempotencyKey(req);
-    const media = acceptedType(resolved.route, req.headers['content-type']);
-    const id = singleHeader(req, 'message-id');
+    const media = acceptedType(resolved.route, headerText(req, 'content-type', 'GW_ERR_INVALID_HEADER'));
+    const id = headerText(req, 'message-id', 'GW_ERR_INVALID_MESSAGE_ID');
     if (id !== undefined) throwIf(checkMessageId(id));
-    const key = singleHeader(req, 'message-key');
+    const key = headerText(req, 'message-key', 'GW_ERR_INVALID_MESSAGE_KEY');
     if (key !== undefined) throwIf(checkMessageKey(key, limits));
-    const copied = copiedHeaders(req, [...ALWAYS_COPIED, ...resolved.route.headers]);
-    const checked = checkHeaders(copied, limits);
+    const copied = readCopiedHeaders(req.headersDistinct, [...ALWAYS_COPIED, ...resolved.route.headers]);
+    if ('error' in copied) throw copied.error;
+    const checked = checkHeaders(copied.headers, limits);
     if ('error' in checked) throw checked.error;
 
-    const payload = await readBody(req, resolved.route.maxBodyBytes);
+    const payload = await readBody(req, resolved.route.maxBodyBytes, resolved.route.contentEncodings);
     if (isJsonMediaType(media.essence)) {
       const parsed = parseJsonBody(payload, limits.maxJsonDepth);
       if ('error' in parsed) throw parsed.error;
@@ -364,8 +361,11 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     const { mode, applied } = deliveryMode(req, resolved.route);
     refuseWhileCutOff(resolved, mode);
     const idempotencyKey = parseIdempotencyKey(req);
-    acceptedType({ ...resolved.route, contentTypes: ['application/json'] }, req.headers['content-type']);
-    const body = await readBody(req, resolved.route.maxBodyBytes);
+    acceptedType(
+      { ...resolved.route, contentTypes: ['application/json'] },
+      headerText(req, 'content-type', 'GW_ERR_INVALID_HEADER'),
+    );
+    const body = await readBody(req, resolved.route.maxBodyBytes, resolved.route.contentEncodings);
     const parsed = parseJsonBody(body, limits.maxJsonDepth + 3);
     if ('error' in parsed) throw parsed.error;
     const batch = batchSchema(limits.maxBatchMessages).safeParse(parsed.value);
@@ -374,22 +374,26 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     }
     await admitContent(res, batch.data.messages.length, body.length);
 
+    // Each value is published as the bytes the client wrote for it, never re-serialized.
+    const spans = batchValueSpans(body) ?? [];
     const problems: { index: number; error: GatewayError }[] = [];
     const envelopes: MessageEnvelope[] = [];
-    batch.data.messages.forEach((message, index) => {
-      const built = batchEnvelope(req, res, resolved, message);
-      if ('error' in built) problems.push({ index, error: built.error });
-      else envelopes.push(built.envelope);
-    });
     const ids = new Set<string>();
-    envelopes.forEach((envelope, index) => {
-      if (ids.has(envelope.id)) {
+    batch.data.messages.forEach((message, index) => {
+      const built = batchEnvelope(req, res, resolved, message, body, spans[index]);
+      if ('error' in built) {
+        problems.push({ index, error: built.error });
+        return;
+      }
+      // `index` is the message's place in the request, whatever was refused before it.
+      if (ids.has(built.envelope.id)) {
         problems.push({
           index,
-          error: new GatewayError('GW_ERR_INVALID_MESSAGE_ID', `id ${envelope.id} appears twice`),
+          error: new GatewayError('GW_ERR_INVALID_MESSAGE_ID', `id ${built.envelope.id} appears twice`),
         });
       }
-      ids.add(envelope.id);
+      ids.add(built.envelope.id);
+      envelopes.push(built.envelope);
     });
     if (problems.length > 0) throw batchProblem(problems);
 
@@ -422,9 +426,16 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
         headers,
         body: {
           topic: state.topic,
+          // Every result names its status URL (a batch answer has no single Location).
           results: outcomes.map((outcome, index) => {
             const envelope = envelopes[index]!;
-            if (outcome.kind === 'confirmed') return { index, ...confirmedBody(envelope, outcome.receipt) };
+            if (outcome.kind === 'confirmed') {
+              return {
+                index,
+                ...confirmedBody(envelope, outcome.receipt),
+                statusUrl: statusUrl(envelope.id),
+              };
+            }
             if (outcome.kind === 'queued' || outcome.kind === 'accepted') {
               return { index, ...pendingBody(envelope, outcome) };
             }
@@ -433,6 +444,7 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
               index,
               id: envelope.id,
               status: 'failed',
+              statusUrl: statusUrl(envelope.id),
               error: toProblem(error, { requestId: state.requestId }),
             };
           }),
@@ -520,6 +532,8 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     res: Response,
     route: ResolvedRoute,
     message: BatchMessage,
+    body: Uint8Array,
+    valueSpan: ByteSpan | undefined,
   ): { envelope: MessageEnvelope } | { error: GatewayError } {
     if (message.id !== undefined) {
       const bad = checkMessageId(message.id);
@@ -541,10 +555,20 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
       message.contentType !== undefined &&
       !isJson(message.contentType)
     ) {
+      // Sent as text: the decoded string's UTF-8, which an unpaired surrogate does not have.
+      if (!isWellFormed(message.value)) {
+        return {
+          error: new GatewayError(
+            'GW_ERR_INVALID_BATCH',
+            `the value is sent as ${message.contentType} text and must be well-formed Unicode (it contains an unpaired surrogate)`,
+          ),
+        };
+      }
       payload = Buffer.from(message.value, 'utf8');
       contentType = message.contentType;
     } else {
-      payload = Buffer.from(JSON.stringify(message.value), 'utf8');
+      if (!valueSpan) throw new Error('batch value without a byte span');
+      payload = Buffer.from(body.subarray(valueSpan.start, valueSpan.end));
       contentType = message.contentType ?? 'application/json';
     }
     const media = parseMediaType(contentType);
@@ -580,7 +604,11 @@ function batchSchema(maxMessages: number) {
           .strictObject({
             id: z.string().optional(),
             key: z.string().optional(),
-            headers: z.record(z.string(), z.unknown()).optional(),
+            // Not z.record: it copies into a plain object, which drops a "__proto__" name. The
+            // object JSON.parse made is kept as is; checkHeaders judges every name.
+            headers: z
+              .custom<Record<string, unknown>>(isJsonObject, 'must be an object of header names to strings')
+              .optional(),
             value: z.unknown().optional(),
             valueBase64: z
               .string()
@@ -598,6 +626,10 @@ function batchSchema(maxMessages: number) {
 }
 
 type BatchMessage = z.infer<ReturnType<typeof batchSchema>>['messages'][number];
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 function isJson(contentType: string): boolean {
   const media = parseMediaType(contentType);
@@ -686,41 +718,11 @@ function pendingBody(
   return { id: envelope.id, topic: envelope.topic, status: outcome.kind, statusUrl: statusUrl(envelope.id) };
 }
 
-function readBodyOf(message: StoredMessage) {
-  const media = parseMediaType(message.contentType);
-  const textual =
-    media !== undefined && (isJsonMediaType(media.essence) || media.essence.startsWith('text/'));
-  const payload = Buffer.from(message.payload.buffer, message.payload.byteOffset, message.payload.byteLength);
-  return {
-    offset: message.offset,
-    id: message.id,
-    ...(message.key === undefined ? {} : { key: message.key }),
-    headers: message.headers,
-    contentType: message.contentType,
-    ...(textual ? { value: payload.toString('utf8') } : { valueBase64: payload.toString('base64') }),
-    timestamp: new Date(message.createdAt).toISOString(),
-  };
-}
-
-function singleHeader(req: Request, name: string): string | undefined {
-  const raw = req.headersDistinct[name];
-  if (raw === undefined) return undefined;
-  if (raw.length > 1)
-    throw new GatewayError('GW_ERR_BAD_REQUEST', `the ${name} header may be given only once`);
-  return raw[0];
-}
-
-function copiedHeaders(req: Request, patterns: readonly string[]): Record<string, string> {
-  const copied: Record<string, string> = {};
-  for (const [name, values] of Object.entries(req.headersDistinct)) {
-    if (values === undefined) continue;
-    const wanted = patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
-    if (!wanted) continue;
-    if (values.length > 1)
-      throw new GatewayError('GW_ERR_INVALID_HEADER', `header ${name} is given more than once`);
-    copied[name] = values[0]!;
-  }
-  return copied;
+/** A header's value as the client sent it (UTF-8; see publish/header-values.ts), or undefined. */
+function headerText(req: Request, name: string, code: GatewayErrorCode): string | undefined {
+  const read = readHeader(req.headersDistinct, name, code);
+  if ('error' in read) throw read.error;
+  return read.value;
 }
 
 function queryInteger(req: Request, name: string, fallback: number, min: number, max: number): number {

@@ -31,6 +31,8 @@ export interface GatewayMetrics {
   /** Retries of synchronous publishes and relayed messages, by target. */
   readonly publishRetries: Counter<'target'>;
   readonly deadLetters: Counter<'target'>;
+  /** Dead letters deleted through the admin API, by target and action: delete (one id) or purge. */
+  readonly deadLettersDeleted: Counter<'target' | 'action'>;
   /** Idempotency-Key outcomes: acquired, replayed, in-flight, mismatch, invalid, unavailable. */
   readonly idempotency: Counter<'outcome'>;
   /** Circuit breaker state per target: 0 closed, 1 half-open, 2 open. */
@@ -50,6 +52,15 @@ export function createMetrics(): GatewayMetrics {
   const registry = new Registry();
   let readOutboxCounts: (() => Promise<Record<string, number>>) | undefined;
   collectDefaultMetrics({ register: registry, prefix: 'pubgate_' });
+  // The default metrics give the heap and `external`; Buffers live outside the heap, in here.
+  new Gauge({
+    name: 'pubgate_nodejs_array_buffers_bytes',
+    help: 'Memory of ArrayBuffers and Buffers (process.memoryUsage().arrayBuffers), part of external memory.',
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage().arrayBuffers);
+    },
+  });
   const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
   return {
     registry,
@@ -152,6 +163,12 @@ export function createMetrics(): GatewayMetrics {
       name: 'pubgate_dead_letters_total',
       help: 'Messages that became dead (last attempt, too old, or refused for good), by target.',
       labelNames: ['target'],
+      registers: [registry],
+    }),
+    deadLettersDeleted: new Counter({
+      name: 'pubgate_dead_letters_deleted_total',
+      help: 'Dead letters deleted through the admin API, by target and action (delete: one id; purge: by tenant and topic, or all).',
+      labelNames: ['target', 'action'],
       registers: [registry],
     }),
     idempotency: new Counter({

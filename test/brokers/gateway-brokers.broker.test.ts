@@ -120,22 +120,20 @@ for (const testCase of CASES) {
       }
     });
 
-    it('answers a topic with no destination on the broker with 404 GW_ERR_NO_DESTINATION, at once and every time', async (t) => {
-      const { missing } = testCase;
-      if (!missing) {
-        t.skip(`the ${testCase.broker} example creates its destinations`);
-        return;
-      }
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const { res, json } = await publish(url, missing.topic, { order: attempt });
-        assert.equal(res.status, 404, JSON.stringify(json));
-        assert.match(String(res.headers.get('content-type')), /^application\/problem\+json/);
-        assert.equal(json.code, 'GW_ERR_NO_DESTINATION');
-        assert.equal(json.retriable, false);
-        assert.equal(res.headers.get('retry-after'), null);
-        assert.match(String(json.detail), new RegExp(missing.brokerName));
-      }
-    });
+    // Only where the example config does not create destinations (the others create them).
+    const { missing } = testCase;
+    if (missing)
+      it('answers a topic with no destination on the broker with 404 GW_ERR_NO_DESTINATION, at once and every time', async () => {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const { res, json } = await publish(url, missing.topic, { order: attempt });
+          assert.equal(res.status, 404, JSON.stringify(json));
+          assert.match(String(res.headers.get('content-type')), /^application\/problem\+json/);
+          assert.equal(json.code, 'GW_ERR_NO_DESTINATION');
+          assert.equal(json.retriable, false);
+          assert.equal(res.headers.get('retry-after'), null);
+          assert.match(String(json.detail), new RegExp(missing.brokerName));
+        }
+      });
 
     it('fails fast with 503 + Retry-After (or spools with 202) while the broker is down, and recovers without a restart', async () => {
       const topic = await testCase.target.freshDestination();
