@@ -4,18 +4,10 @@ import { ADAPTER_KINDS } from '../adapters/registry.js';
 import type { PublishContext } from '../policies/core/index.js';
 import { createTopicAclPolicy } from '../policies/acl/index.js';
 import { BROKER_FACTS, brokerFacts, isReservedTopic, type DeclaringKind } from './broker-facts.js';
-import type { LimitsConfig } from './config/schema.js';
+import { DEFAULT_LIMITS } from './config/schema.js';
 import { checkHeaders, createHeaderCheck } from './publish/validation.js';
 
-const limits = {
-  maxTopicLength: 249,
-  maxBatchMessages: 500,
-  maxJsonDepth: 64,
-  maxHeaders: 32,
-  maxHeaderNameLength: 128,
-  maxHeaderValueLength: 4096,
-  maxKeyLength: 256,
-} satisfies LimitsConfig;
+const limits = DEFAULT_LIMITS;
 
 const ctx = (topic: string): PublishContext => ({
   requestId: 'r',

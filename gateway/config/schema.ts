@@ -132,6 +132,9 @@ const limitsSchema = z.strictObject({
   maxKeyLength: z.number().int().min(1).default(256).describe('Longest Message-Key. Default: 256.'),
 });
 
+/** Every limit at its default: what a config without `limits:` gets (and what tests start from). */
+export const DEFAULT_LIMITS = Object.freeze(limitsSchema.parse({}));
+
 export const DEFAULT_CONTENT_TYPES = [
   'application/json',
   'application/*+json',
@@ -966,7 +969,7 @@ export const configSchema = z
   .strictObject({
     server: serverSchema.default(serverSchema.parse({})),
     log: logSchema.default(logSchema.parse({})),
-    limits: limitsSchema.default(limitsSchema.parse({})),
+    limits: limitsSchema.default(DEFAULT_LIMITS),
     brokers: z.record(
       z.string().regex(TARGET_NAME, 'a target name: [A-Za-z0-9_-], at most 63'),
       brokerSchema,

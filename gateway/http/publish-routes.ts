@@ -429,12 +429,9 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
           // Every result names its status URL (a batch answer has no single Location).
           results: outcomes.map((outcome, index) => {
             const envelope = envelopes[index]!;
+            const url = statusUrl(envelope.id);
             if (outcome.kind === 'confirmed') {
-              return {
-                index,
-                ...confirmedBody(envelope, outcome.receipt),
-                statusUrl: statusUrl(envelope.id),
-              };
+              return { index, ...confirmedBody(envelope, outcome.receipt), statusUrl: url };
             }
             if (outcome.kind === 'queued' || outcome.kind === 'accepted') {
               return { index, ...pendingBody(envelope, outcome) };
@@ -444,7 +441,7 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
               index,
               id: envelope.id,
               status: 'failed',
-              statusUrl: statusUrl(envelope.id),
+              statusUrl: url,
               error: toProblem(error, { requestId: state.requestId }),
             };
           }),

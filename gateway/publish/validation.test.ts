@@ -1,17 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LimitsConfig } from '../config/schema.js';
+import { DEFAULT_LIMITS } from '../config/schema.js';
 import { checkHeaders, checkMessageKey } from './validation.js';
 
-const limits = {
-  maxTopicLength: 249,
-  maxBatchMessages: 500,
-  maxJsonDepth: 64,
-  maxHeaders: 32,
-  maxHeaderNameLength: 128,
-  maxHeaderValueLength: 4096,
-  maxKeyLength: 256,
-} satisfies LimitsConfig;
+const limits = DEFAULT_LIMITS;
 
 const codeOf = (result: ReturnType<typeof checkHeaders>) => ('error' in result ? result.error.code : 'ok');
 

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import express from 'express';
 import type { OpenAPIV3_1 } from 'openapi-types';
-import type { GatewayConfig } from '../../gateway/config/schema.js';
+import { DEFAULT_LIMITS, type GatewayConfig } from '../../gateway/config/schema.js';
 import { createSystemRoutes } from '../../gateway/http/system-routes.js';
 import type { GatewayMetrics } from '../../gateway/observability/metrics.js';
 import type { Targets } from '../../gateway/targets.js';
@@ -244,15 +244,7 @@ describe('the served document is built once per config generation', () => {
           return configuredOpenApiDocument({
             version: '0.0.0',
             generation: builds,
-            limits: {
-              maxTopicLength: 249,
-              maxBatchMessages: 500,
-              maxJsonDepth: 64,
-              maxHeaders: 32,
-              maxHeaderNameLength: 128,
-              maxHeaderValueLength: 4096,
-              maxKeyLength: 256,
-            },
+            limits: DEFAULT_LIMITS,
             routes: [],
           });
         },
