@@ -64,11 +64,25 @@ if (needsBrokers) {
   }
 }
 
+/** Per test file: far above the slowest file (the broker fault suite, ~8 min), far below CI's limit. */
+const TEST_TIMEOUT_MS = 25 * 60_000;
+
 function runTests(list) {
   return (
     spawnSync(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...list],
+      [
+        '--import',
+        'tsx',
+        '--test',
+        '--test-reporter=spec',
+        '--test-concurrency=1',
+        // A test that hangs fails after this long instead of holding CI until its hard limit, and a
+        // file whose tests are done exits even if a failed test left a connection open.
+        `--test-timeout=${TEST_TIMEOUT_MS}`,
+        '--test-force-exit',
+        ...list,
+      ],
       { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
     ).status ?? 1
   );
