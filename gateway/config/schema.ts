@@ -3,6 +3,7 @@
  * configuration reference is written from this file. Unknown keys are rejected everywhere.
  */
 import { z } from 'zod';
+import { compatSchema } from '../compat/config.js';
 import { ADAPTER_KINDS, type BrokerConfig } from '../../adapters/registry.js';
 import { isReservedTopic } from '../broker-facts.js';
 import { JWT_ALGORITHMS } from '../../policies/auth/index.js';
@@ -998,6 +999,9 @@ export const configSchema = z
       .default(overloadSchema.parse({}))
       .describe('Overload protection: shedding by tenant priority.'),
     reload: reloadSchema.default(reloadSchema.parse({})).describe('Live configuration reload.'),
+    compat: compatSchema
+      .default(compatSchema.parse({}))
+      .describe('Compatible APIs for clients teams already run (Dapr, Confluent, Strimzi, RabbitMQ HTTP).'),
   })
   .superRefine((config, ctx) => {
     checkServer(config, ctx);

@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import type { Logger } from '../../adapters/core/index.js';
+import { createCompatRoutes } from '../compat/index.js';
 import { GatewayError } from '../errors/registry.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { createAdminRoutes, type AdminRoutesDeps } from './admin-routes.js';
@@ -19,7 +20,7 @@ export interface AppDeps
   readonly reloadConfig?: ReloadRoutesDeps['reloadConfig'];
 }
 
-/** The express app: request observation, system routes, the v1 API, 404 and error handling. */
+/** The express app: request observation, system routes, the v1 API, the compatible APIs, 404 and error handling. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -44,6 +45,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(createSystemRoutes(deps));
   app.use(createPublishRoutes(deps));
+  app.use(createCompatRoutes(deps));
   if (deps.adminKeys.length > 0) {
     if (deps.reloadConfig) {
       app.use(createReloadRoutes({ adminKeys: deps.adminKeys, reloadConfig: deps.reloadConfig }));

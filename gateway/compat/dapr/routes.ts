@@ -1,0 +1,8 @@
+import { Router } from 'express';
+import type { PublishRoutesDeps } from '../../http/publish-routes.js';
+import type { PublishPipeline } from '../../http/publish-pipeline.js';
+
+/** The dapr compatible endpoints; see README.md in this folder. */
+export function createDaprRoutes(_deps: PublishRoutesDeps, _pipeline: PublishPipeline): Router {
+  return Router({ caseSensitive: true, strict: false });
+}
