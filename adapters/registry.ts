@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { AdapterDeps, BrokerAdapter, DestinationReader, ReaderOptions } from './core/index.js';
 import { embeddedAdapterKind } from './embedded/index.js';
 import { kafkaAdapterKind } from './kafka/index.js';
+import { natsAdapterKind } from './nats/index.js';
 import { rabbitmqAdapterKind } from './rabbitmq/index.js';
 import { rocketmqAdapterKind } from './rocketmq/index.js';
 
@@ -14,6 +15,7 @@ export const ADAPTER_KINDS = [
   kafkaAdapterKind,
   rabbitmqAdapterKind,
   rocketmqAdapterKind,
+  natsAdapterKind,
 ] as const;
 
 /** The config of any registered broker kind: a union discriminated by `kind`. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The test command: brings up every broker the suites need (Kafka and RocketMQ from Maven Central,
-// the machine's RabbitMQ, PostgreSQL and Redis), then runs every *.test.ts with node's test runner.
+// the machine's RabbitMQ, PostgreSQL, Redis and NATS), then runs every *.test.ts with node's test runner.
 //   node test/run.mjs            all suites, brokers included, then the fault suite (what CI runs)
 //   node test/run.mjs --unit     only the suites that need no external broker
 //   node test/run.mjs --no-fault all suites but the fault suite

@@ -55,7 +55,8 @@ const NETWORK_CODES = new Set([
 ]);
 
 /** A stream full under its limits (discard new), or a server short of storage. */
-const STORE_FULL = /maximum (messages|bytes|messages per subject) exceeded|insufficient resources|resource limits exceeded/i;
+const STORE_FULL =
+  /maximum (messages|bytes|messages per subject) exceeded|insufficient resources|resource limits exceeded/i;
 
 type Make = (code: AdapterErrorCode, text?: string) => AdapterError;
 
@@ -63,7 +64,7 @@ type Make = (code: AdapterErrorCode, text?: string) => AdapterError;
 interface Makers {
   /** A failure on our side of the connection: ambiguous (or connection lost) once in flight. */
   readonly make: Make;
-  /** The server answered and refused: definite, the message was not stored. */
+  /** The server answered and refused, or the client refused before sending: definite, not stored. */
   readonly answer: Make;
 }
 
@@ -123,7 +124,8 @@ function byName(
         : make('ADP_ERR_UNAVAILABLE', `timed out: ${message}`);
     case 'ClosedConnectionError':
     case 'DrainingConnectionError':
-      return make('ADP_ERR_UNAVAILABLE', `connection not open: ${message}`);
+      // Raised before anything is written: nothing was sent, whatever the caller was doing.
+      return answer('ADP_ERR_UNAVAILABLE', `connection not open: ${message}`);
     case 'ConnectionError':
       return make('ADP_ERR_UNAVAILABLE', `server unreachable: ${message}`);
     case 'RequestError':
@@ -136,12 +138,12 @@ function byName(
     case 'PermissionViolationError':
       return answer('ADP_ERR_AUTH');
     case 'InvalidSubjectError':
-      return make('ADP_ERR_INVALID_DESTINATION');
+      return answer('ADP_ERR_INVALID_DESTINATION');
     case 'InvalidArgumentError':
       // Raised by the client before anything is sent.
       return /max_payload/.test(message)
-        ? make('ADP_ERR_TOO_LARGE', `message over the server's max_payload: ${message}`)
-        : make('ADP_ERR_REJECTED');
+        ? answer('ADP_ERR_TOO_LARGE', `message over the server's max_payload: ${message}`)
+        : answer('ADP_ERR_REJECTED');
     case 'ProtocolError':
       // The server closes the connection after a protocol error ('-ERR ...').
       return /maximum payload/i.test(message)

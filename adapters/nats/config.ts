@@ -151,7 +151,10 @@ export const natsConfigSchema = z
     subjectPrefix: z
       .string()
       .max(128)
-      .regex(SUBJECT_PREFIX, 'must be empty or dot-separated tokens ending with ".", without * > or whitespace')
+      .regex(
+        SUBJECT_PREFIX,
+        'must be empty or dot-separated tokens ending with ".", without * > or whitespace',
+      )
       .default('')
       .describe(
         "Put before the route's destination to form the subject: subject = subjectPrefix + destination " +
@@ -229,10 +232,10 @@ export const natsConfigSchema = z
     message: 'use either token or user/pass, not both',
     path: ['token'],
   })
-  .refine(
-    (c) => c.provision.maxAgeMs === 0 || c.provision.duplicateWindowMs <= c.provision.maxAgeMs,
-    { message: 'duplicateWindowMs must not exceed maxAgeMs', path: ['provision', 'duplicateWindowMs'] },
-  );
+  .refine((c) => c.provision.maxAgeMs === 0 || c.provision.duplicateWindowMs <= c.provision.maxAgeMs, {
+    message: 'duplicateWindowMs must not exceed maxAgeMs',
+    path: ['provision', 'duplicateWindowMs'],
+  });
 
 export type NatsConfig = z.infer<typeof natsConfigSchema>;
 

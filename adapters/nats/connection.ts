@@ -10,7 +10,11 @@
  * the code base, publish() fails fast while there is no connection, and every state change is
  * logged in one place.
  */
-import { connect as natsConnect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  connect as natsConnect,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { AdapterError, backoffDelay, withDeadline, type Logger } from '../core/index.js';
 import { classifyNatsError, isNoResponders } from './classify-error.js';
@@ -91,8 +95,14 @@ async function openSession(
   config: NatsConfig,
   connect: (options: NodeConnectionOptions) => Promise<NatsConnection>,
 ): Promise<NatsSession> {
-  const nc = await withDeadline(connect(options), config.connectTimeoutMs + 1000, () => {
-    return new AdapterError('ADP_ERR_UNAVAILABLE', `connecting took longer than ${config.connectTimeoutMs} ms`);
+  const connecting = connect(options);
+  const nc = await withDeadline(connecting, config.connectTimeoutMs + 1000, () => {
+    // A connection that opens after all is closed at once (nats.js bounds the handshake itself too).
+    connecting.then((late) => late.close()).catch(() => {});
+    return new AdapterError(
+      'ADP_ERR_UNAVAILABLE',
+      `connecting took longer than ${config.connectTimeoutMs} ms`,
+    );
   });
   try {
     // Asks the JetStream API for the account info: fails when JetStream is off or not ready yet.
@@ -200,9 +210,11 @@ export function superviseConnection(
       const open = session;
       if (open) {
         // close() flushes what is buffered; bounded, since a frozen server never answers.
-        await withDeadline(open.nc.close(), config.connectTimeoutMs, () => new Error('close timed out')).catch(
-          () => {},
-        );
+        await withDeadline(
+          open.nc.close(),
+          config.connectTimeoutMs,
+          () => new Error('close timed out'),
+        ).catch(() => {});
       }
       // The loop ends once the connection's closed() settles; a frozen server may delay that.
       await withDeadline(running, config.connectTimeoutMs, () => new Error('stop timed out')).catch(() => {});

@@ -96,7 +96,10 @@ export function createStreamResolver(config: NatsConfig, target: string, log: Lo
       // Someone else created it (or a stream that covers the subject) meanwhile: fine.
       if ((await lookUp(session, subject).catch(() => 'none')) !== 'none') return;
       const failure = classifyNatsError(error);
-      log.warn({ stream: stream.name, code: failure.code, error: failure.message }, 'nats stream creation failed');
+      log.warn(
+        { stream: stream.name, code: failure.code, error: failure.message },
+        'nats stream creation failed',
+      );
       throw new AdapterError(
         failure.code === 'ADP_ERR_INTERNAL' ? 'ADP_ERR_REJECTED' : failure.code,
         `creating stream ${stream.name} for subject ${subject} failed: ${failure.message}`,

@@ -53,7 +53,10 @@ export function toSubject(destination: string, config: Pick<NatsConfig, 'subject
   }
   const subject = `${config.subjectPrefix}${destination}`;
   if (isReservedSubject(subject)) {
-    throw invalid(destination, `subject ${subject} is reserved by NATS (${RESERVED_SUBJECT_PREFIXES.join(' ')})`);
+    throw invalid(
+      destination,
+      `subject ${subject} is reserved by NATS (${RESERVED_SUBJECT_PREFIXES.join(' ')})`,
+    );
   }
   return subject;
 }

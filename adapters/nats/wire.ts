@@ -27,7 +27,8 @@ const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
  * every wire header (the user's and the gateway's own, the ordering key included).
  */
 export function headerProblem(name: string, value: string): string | undefined {
-  if (!HEADER_NAME.test(name)) return `header name ${JSON.stringify(name)} is not printable ASCII without ":"`;
+  if (!HEADER_NAME.test(name))
+    return `header name ${JSON.stringify(name)} is not printable ASCII without ":"`;
   if (name.toLowerCase().startsWith(NATS_HEADER_PREFIX.toLowerCase())) {
     return `header name ${name} is reserved by NATS (Nats-*)`;
   }

@@ -5,8 +5,8 @@
  *   proxy in local mode) run as plain Java processes from Maven Central artifacts, fetched once with
  *   `mvn dependency:copy-dependencies` into a cache outside the repository. This module starts them
  *   detached, keeps their pid files, data and logs in a state folder, and stops them again.
- * - RabbitMQ, PostgreSQL and Redis are machine services: they are started with their usual command
- *   only if nothing answers on their port, and never stopped unless named explicitly.
+ * - RabbitMQ, PostgreSQL, Redis and NATS (with JetStream) are machine services: they are started with
+ *   their usual command only if nothing answers on their port, and never stopped unless named explicitly.
  *
  * Every wait is bounded; a broker that does not come up is named in the error together with the
  * tail of its log. The CLI (cli.ts) is a thin layer over the exported functions below.
@@ -23,6 +23,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import { connect as amqpConnect } from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -32,13 +34,13 @@ import { getClusterInfo, topicHasRoute, updateAndCreateTopic } from './rocketmq-
 // Names, settings, paths
 // ---------------------------------------------------------------------------------------------
 
-export const BROKER_NAMES = ['kafka', 'rocketmq', 'rabbitmq', 'postgres', 'redis'] as const;
+export const BROKER_NAMES = ['kafka', 'rocketmq', 'rabbitmq', 'postgres', 'redis', 'nats'] as const;
 export type BrokerName = (typeof BROKER_NAMES)[number];
 
 /** Brokers this tool runs itself (and `down` stops by default). */
 export const MANAGED_BROKERS: readonly BrokerName[] = ['kafka', 'rocketmq'];
 /** Machine services: started if not answering, stopped only when named explicitly. */
-export const SERVICE_BROKERS: readonly BrokerName[] = ['rabbitmq', 'postgres', 'redis'];
+export const SERVICE_BROKERS: readonly BrokerName[] = ['rabbitmq', 'postgres', 'redis', 'nats'];
 
 export function isBrokerName(value: string): value is BrokerName {
   return (BROKER_NAMES as readonly string[]).includes(value);
@@ -93,6 +95,7 @@ export const PORTS = {
   rabbitmq: 5672,
   postgres: 5432,
   redis: 6379,
+  nats: 4222,
 } as const;
 
 export const ROCKETMQ_CLUSTER = 'DefaultCluster';
@@ -106,6 +109,7 @@ export const ADDRESSES: Record<BrokerName, string> = {
   rabbitmq: `amqp://guest:guest@${HOST}:${PORTS.rabbitmq}`,
   postgres: `postgres://${HOST}:${PORTS.postgres}`,
   redis: `redis://${HOST}:${PORTS.redis}`,
+  nats: `nats://${HOST}:${PORTS.nats}`,
 };
 
 const STATUS_ADDRESSES: Record<BrokerName, string> = {
@@ -114,6 +118,7 @@ const STATUS_ADDRESSES: Record<BrokerName, string> = {
   rabbitmq: `${HOST}:${PORTS.rabbitmq}`,
   postgres: `${HOST}:${PORTS.postgres}`,
   redis: `${HOST}:${PORTS.redis}`,
+  nats: `${HOST}:${PORTS.nats} (JetStream)`,
 };
 
 /** Where a broker's state (pid files, data, logs) lives. */
@@ -143,6 +148,8 @@ export function brokerLogFiles(name: BrokerName): string[] {
       return [path.join(dir, 'start.log'), '/var/log/postgresql'];
     case 'redis':
       return [path.join(dir, 'start.log'), '/var/log/redis/ci.log'];
+    case 'nats':
+      return [path.join(dir, 'start.log'), NATS_SERVICE.logFile];
   }
 }
 
@@ -1319,14 +1326,22 @@ export async function rocketAdmin(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Machine services: RabbitMQ, PostgreSQL, Redis
+// Machine services: RabbitMQ, PostgreSQL, Redis, NATS
 // ---------------------------------------------------------------------------------------------
+
+/** How the machine's nats-server (Debian's package) runs: JetStream on, its store and log. */
+const NATS_SERVICE = {
+  binary: '/usr/sbin/nats-server',
+  storeDir: '/var/lib/nats-server',
+  logFile: '/var/log/nats-server.log',
+} as const;
 
 function serviceHelp(name: BrokerName): string {
   const pkg = {
     rabbitmq: 'rabbitmq-server',
     postgres: 'postgresql',
     redis: 'redis-server',
+    nats: 'nats-server',
     kafka: '',
     rocketmq: '',
   }[name];
@@ -1336,6 +1351,16 @@ function serviceHelp(name: BrokerName): string {
 async function rabbitHealthy(): Promise<void> {
   const connection = await amqpConnect(`amqp://guest:guest@${HOST}:${PORTS.rabbitmq}`, { timeout: 5_000 });
   await connection.close();
+}
+
+/** A NATS connection that answers a JetStream API request (account info): JetStream is up. */
+async function natsHealthy(): Promise<void> {
+  const nc = await natsConnect({ servers: ADDRESSES.nats, timeout: 3_000, reconnect: false });
+  try {
+    await jetstreamManager(nc, { timeout: 3_000 });
+  } finally {
+    await nc.close().catch(() => {});
+  }
 }
 
 async function postgresHealthy(): Promise<void> {
@@ -1464,6 +1489,41 @@ async function startService(name: BrokerName, progress: Progress): Promise<void>
       ];
       break;
     }
+    case 'nats': {
+      // start-stop-daemon --exec wants a path: Debian's, else the first nats-server on PATH.
+      const binary = [
+        NATS_SERVICE.binary as string,
+        ...(process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'nats-server')),
+      ].find((candidate) => path.isAbsolute(candidate) && existsSync(candidate));
+      if (binary === undefined || !(await hasCommand('start-stop-daemon'))) {
+        throw new BrokerError(
+          name,
+          `nats: nothing answers on ${HOST}:${PORTS.nats} and nats-server (or start-stop-daemon) is not installed here, so NATS cannot be started. ${serviceHelp(name)}`,
+        );
+      }
+      await fs.mkdir(NATS_SERVICE.storeDir, { recursive: true });
+      command = 'start-stop-daemon';
+      // Starts nats-server in the background (it does not daemonize itself); --oknodo: an already
+      // running one is fine. JetStream on (-js), its store in -sd.
+      args = [
+        '--start',
+        '--oknodo',
+        '--background',
+        '--exec',
+        binary,
+        '--',
+        '-a',
+        HOST,
+        '-p',
+        String(PORTS.nats),
+        '-js',
+        '-sd',
+        NATS_SERVICE.storeDir,
+        '-l',
+        NATS_SERVICE.logFile,
+      ];
+      break;
+    }
     default:
       throw new Error(`${name} is not a machine service`);
   }
@@ -1506,6 +1566,7 @@ const HEALTH: Record<BrokerName, () => Promise<void>> = {
   rabbitmq: () => rabbitHealthy(),
   postgres: () => postgresHealthy(),
   redis: () => redisHealthy(),
+  nats: () => natsHealthy(),
 };
 
 /** Ports that must be closed for a broker to count as stopped. */
@@ -1515,6 +1576,7 @@ const PORTS_OF: Record<BrokerName, number[]> = {
   rabbitmq: [PORTS.rabbitmq],
   postgres: [PORTS.postgres],
   redis: [PORTS.redis],
+  nats: [PORTS.nats],
 };
 
 /** The processes of a broker, main one first (for RocketMQ: broker+proxy, then NameServer). */
@@ -1550,6 +1612,18 @@ async function brokerPids(name: BrokerName): Promise<number[]> {
     }
     case 'redis':
       return (await listenerPids(PORTS.redis)).slice(0, 1);
+    case 'nats': {
+      const listening = await listenerPids(PORTS.nats);
+      if (listening.length > 0) return listening.slice(0, 1);
+      // Not listening (yet, or any more): the daemon by name, as `pidof nats-server` names it.
+      const result = await run('pidof', ['nats-server'], { timeoutMs: 5_000 }).catch(() => undefined);
+      return (result?.stdout ?? '')
+        .trim()
+        .split(/\s+/)
+        .filter((pid) => /^\d+$/.test(pid))
+        .map(Number)
+        .slice(0, 1);
+    }
   }
 }
 
@@ -1671,7 +1745,7 @@ export async function startBroker(name: BrokerName, options: StartOptions = {}):
 }
 
 /**
- * Makes sure the named brokers (default: all five) are up, starting only what is missing.
+ * Makes sure the named brokers (default: all six) are up, starting only what is missing.
  * Kafka and RocketMQ start concurrently (PUBGATE_BROKERS_SEQUENTIAL=1 starts one after another).
  * Rejects with a BrokersError naming each broker that failed, with its log tail.
  */
@@ -1844,6 +1918,8 @@ export async function stopBroker(name: BrokerName, options: StopOptions = {}): P
         break;
       }
       case 'redis':
+      case 'nats':
+        // nats-server shuts down cleanly on SIGTERM (its streams are on disk); SIGKILL is a crash.
         await terminate(await brokerPids(name), kill, graceMs, abort);
         break;
     }
@@ -1873,7 +1949,7 @@ export async function restartBroker(
 /**
  * SIGSTOPs a broker's main process and its children (Kafka: the JVM; RocketMQ: the broker+proxy
  * JVM, not the NameServer; RabbitMQ: beam.smp; PostgreSQL: the postmaster and its backends;
- * Redis: redis-server). Connections stay open but nothing answers. Returns the pids frozen.
+ * Redis: redis-server; NATS: nats-server). Connections stay open but nothing answers. Returns the pids frozen.
  */
 export async function freezeBroker(name: BrokerName): Promise<number[]> {
   const main = (await brokerPids(name))[0];

@@ -1,7 +1,7 @@
 /**
  * CLI for local brokers: `tsx deploy/local/cli.ts <command> [names...]`.
  *
- *   up [names...]      start what is missing and wait until healthy (default: all five)
+ *   up [names...]      start what is missing and wait until healthy (default: all six, NATS included)
  *   down [names...]    stop Kafka and RocketMQ (default), or the named brokers (machine services too)
  *   status [names...]  one line per broker; exit 1 if any is down
  *   logs <name> [n]    print the last n (default 40) lines of a broker's logs

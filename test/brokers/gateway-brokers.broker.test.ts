@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { ADDRESSES, startBroker, stopBroker, type BrokerName } from '../../deploy/local/brokers.js';
 import type { ContractTarget, TestConsumer } from '../contract/target.js';
 import { createKafkaTarget } from '../contract/targets/kafka.js';
+import { createNatsTarget } from '../contract/targets/nats.js';
 import { createRabbitMqTestConsumer, createRabbitMqTarget } from '../contract/targets/rabbitmq.js';
 import { createRocketMqTarget } from '../contract/targets/rocketmq.js';
 import { startExampleGateway, type ExampleGateway } from '../support/gateway.js';
@@ -68,6 +69,27 @@ const CASES: BrokerCase[] = [
       },
       // topicNameMapping: replace maps dots to underscores; nothing creates this topic.
       missing: { topic: `never.created.${process.pid}`, brokerName: `never_created_${process.pid}` },
+    };
+  })(),
+  (() => {
+    // The example publishes to subject "pubgate.<topic>"; the target's stream binds its fresh ones.
+    const target = createNatsTarget({ subjectPrefix: 'pubgate.' });
+    return {
+      broker: 'nats' as const,
+      target,
+      consumer: (topic: string) => target.createConsumer(undefined as never, topic),
+      checkReceipt(receipt: Record<string, unknown>) {
+        assert.equal(receipt.broker, 'nats');
+        assert.equal(receipt.target, 'nats');
+        assert.match(String(receipt.offset), /^\d+$/);
+        // "<stream>:<sequence>": the target's stream, and the same sequence as the offset.
+        assert.match(
+          String(receipt.brokerMessageId),
+          new RegExp(`^PUBGATE_CONTRACT_[^:]+:${String(receipt.offset)}$`),
+        );
+      },
+      // provision is off in the example: no stream binds this subject.
+      missing: { topic: `never.created.${process.pid}`, brokerName: `pubgate.never.created.${process.pid}` },
     };
   })(),
 ];

@@ -1,5 +1,5 @@
 /**
- * Fault scenarios 1, 3, 4 and 6 of TESTING.md against each real broker (Kafka, RabbitMQ, RocketMQ),
+ * Fault scenarios 1, 3, 4 and 6 of TESTING.md against each real broker (Kafka, RabbitMQ, RocketMQ, NATS),
  * one shared body (support/scenario.ts) per scenario; the broker is a parameter. Each prints and
  * records a report line (support/report.ts). Run under the broker lock:
  *   flock /tmp/pubgate-brokers.lock npm run test:fault

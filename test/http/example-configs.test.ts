@@ -15,7 +15,7 @@ describe('example configs', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
 
   it('include one per broker and one with all of them', () => {
-    for (const name of ['embedded', 'kafka', 'rabbitmq', 'rocketmq', 'all']) {
+    for (const name of ['embedded', 'kafka', 'rabbitmq', 'rocketmq', 'nats', 'all']) {
       assert.ok(files.includes(`${name}.yaml`), `deploy/config/${name}.yaml is missing`);
     }
   });
@@ -65,6 +65,7 @@ describe('example configs', () => {
     assert.equal(kindOf('kafka.orders'), 'kafka');
     assert.equal(kindOf('rabbit.orders'), 'rabbitmq');
     assert.equal(kindOf('rocket.orders'), 'rocketmq');
+    assert.equal(kindOf('nats.orders'), 'nats');
     assert.equal(kindOf('demo.orders'), 'embedded');
   });
 });

@@ -8,11 +8,14 @@
  * - `direct`: the same target pointed at the broker itself, for the reader (the verifier must not
  *   be cut off by the faults it checks).
  * - `prepare(destination)`: creates what must exist before publishing (a Kafka topic, a RocketMQ
- *   topic); RabbitMQ needs a bound queue, which the reader declares when it starts.
+ *   topic, a NATS stream); RabbitMQ needs a bound queue, which the reader declares when it starts.
  */
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import kafkajs from 'kafkajs';
 import type { BrokerConfig } from '../../../adapters/registry.js';
 import { kafkaConfigSchema } from '../../../adapters/kafka/config.js';
+import { natsConfigSchema } from '../../../adapters/nats/config.js';
 import { rabbitmqConfigSchema } from '../../../adapters/rabbitmq/config.js';
 import { rocketMqConfigSchema } from '../../../adapters/rocketmq/config.js';
 import { addressFor } from '../../../adapters/rocketmq/destination.js';
@@ -131,9 +134,52 @@ const rocketmq: FaultBroker = {
   },
 };
 
+/** Subjects of the fault runs, all bound by one stream (messages kept an hour). */
+const NATS_FAULT_PREFIX = 'pubgate.fault.';
+
+const nats: FaultBroker = {
+  name: 'nats',
+  upstreamPort: PORTS.nats,
+  endpoint: `${HOST}:${PORTS.nats}`,
+  async ensure() {
+    await ensureBrokers(['nats']);
+  },
+  target: (endpoint) => ({
+    kind: 'nats',
+    servers: `nats://${endpoint}`,
+    subjectPrefix: NATS_FAULT_PREFIX,
+    publishTimeoutMs: 2_000,
+    connectTimeoutMs: 2_000,
+    pingIntervalMs: 2_000,
+    reconnect: { initialDelayMs: 200, maxDelayMs: 2000 },
+  }),
+  direct: natsConfigSchema.parse({ kind: 'nats', servers: ADDRESSES.nats, subjectPrefix: NATS_FAULT_PREFIX }),
+  async prepare() {
+    // One stream binds every fault subject; adding it again with the same config is a no-op.
+    const nc = await natsConnect({ servers: ADDRESSES.nats, reconnect: false });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const exists = await jsm.streams.info('PUBGATE_FAULT').then(
+        () => true,
+        () => false,
+      );
+      if (!exists) {
+        await jsm.streams.add({
+          name: 'PUBGATE_FAULT',
+          subjects: [`${NATS_FAULT_PREFIX}>`],
+          storage: StorageType.File,
+          max_age: 3600 * 1e9,
+        });
+      }
+    } finally {
+      await nc.close();
+    }
+  },
+};
+
 /** Every broker the fault suite runs against; PUBGATE_FAULT_BROKERS=kafka,rabbitmq narrows it. */
 export function faultBrokers(): FaultBroker[] {
-  const all = [kafka, rabbitmq, rocketmq];
+  const all = [kafka, rabbitmq, rocketmq, nats];
   const only = process.env.PUBGATE_FAULT_BROKERS?.split(',').filter(Boolean);
   return only && only.length > 0 ? all.filter((b) => only.includes(b.name)) : all;
 }
