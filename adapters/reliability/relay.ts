@@ -18,7 +18,12 @@
  *   lease (`leaseMs`), and only the lease owner may settle the row.
  * - stop() lets the current cycle finish (its publishes are bounded by `publishTimeoutMs`), then resolves.
  *
- * Wakes on wake() (called after an append) or every `pollIntervalMs`.
+ * - Delayed messages: the outbox does not hand a row out before its deliverAt. When idle, the relay
+ *   sleeps until the earliest due time it knows of (a delayed message or a retry) when that comes
+ *   before the next poll, so a delayed message goes out within a timer's precision of its time,
+ *   not up to a poll interval late. A delayed message's age (maxAgeMs) counts from its deliverAt.
+ *
+ * Wakes on wake() (called after an append), at the next due time, or every `pollIntervalMs`.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -148,7 +153,9 @@ export function createRelay(config: RelayConfig, deps: RelayDeps): Relay {
 
     return rows.map((row, i): Settlement => {
       const result = results[i]!;
-      if (allRetriableFailures && at - row.acceptedAt < config.maxAgeMs) {
+      // A delayed message's age counts from when it was due, not from when it was accepted.
+      const age = at - Math.max(row.acceptedAt, row.envelope.deliverAt ?? 0);
+      if (allRetriableFailures && age < config.maxAgeMs) {
         // The target is down, not this message: the try does not count against the message's
         // attempts or grow its own backoff, so it goes out as soon as the target is back (the
         // target's backoff above decides when that is probed). Only maxAgeMs can make it dead.
@@ -167,7 +174,7 @@ export function createRelay(config: RelayConfig, deps: RelayDeps): Relay {
       if (result.ok) return { seq: row.seq, kind: 'confirmed', attempts, receipt: result.receipt };
       const error = { code: result.error.code, message: result.error.message };
       const decision = rowRetry.decide(result.error, attempts);
-      const tooOld = at - row.acceptedAt >= config.maxAgeMs;
+      const tooOld = age >= config.maxAgeMs;
       if (!decision.retry || tooOld) {
         deps.observer?.dead?.(target);
         logger.warn(
@@ -217,6 +224,17 @@ export function createRelay(config: RelayConfig, deps: RelayDeps): Relay {
     return running;
   }
 
+  /** How long to sleep: until the earliest due row when that is sooner than `poll` (at least 1 ms). */
+  async function untilNextDue(poll: number): Promise<number> {
+    try {
+      const next = await deps.outbox.nextDueAt(now());
+      if (next === undefined) return poll;
+      return Math.max(1, Math.min(poll, next - now()));
+    } catch {
+      return poll;
+    }
+  }
+
   async function run(): Promise<void> {
     while (!stopping.signal.aborted) {
       let handled = 0;
@@ -243,7 +261,10 @@ export function createRelay(config: RelayConfig, deps: RelayDeps): Relay {
         continue;
       }
       wakeUp = new AbortController();
-      const wait = storeFailures > 0 ? backoffDelay(storeFailures + 1, storeBackoff) : config.pollIntervalMs;
+      const wait =
+        storeFailures > 0
+          ? backoffDelay(storeFailures + 1, storeBackoff)
+          : await untilNextDue(config.pollIntervalMs);
       // stop() aborts wakeUp too. Not AbortSignal.any([wakeUp.signal, stopping.signal]): on Node 20
       // each call leaves a WeakRef in the long-lived stopping signal for good (one per idle poll).
       await sleep(wait, wakeUp.signal);

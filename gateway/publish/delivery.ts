@@ -24,6 +24,14 @@
  *
  * Every outcome of a sync or fire-and-forget publish is recorded as a status row (not fsync'd,
  * batched), so GET /v1/messages/{id} answers for every recent message.
+ *
+ * Delayed messages (an envelope whose deliverAt is ahead), whatever the mode: written to the outbox
+ * (fsync'd) for the message's first candidate with their deliverAt → `scheduled` (202); the relay
+ * publishes each once due (the emulated delay; no broker's native delay is used). In a request with
+ * delayed and immediate messages, an async request appends them all in one write, in request
+ * order; otherwise the delayed ones are appended first (an outbox refusal is then thrown before
+ * anything was published) and the rest go their mode's way. Mirror secondaries get no copy of a
+ * delayed message.
  */
 import type { AdapterError, Logger, MessageEnvelope, PublishReceipt } from '../../adapters/core/index.js';
 import type { Outbox } from '../../adapters/reliability/outbox/outbox.js';
@@ -41,6 +49,8 @@ export type DeliveryOutcome =
   | { readonly kind: 'confirmed'; readonly receipt: PublishReceipt }
   | { readonly kind: 'queued' }
   | { readonly kind: 'accepted' }
+  /** Delayed: fsync'd in the outbox for `target`; the relay publishes it once `deliverAt` is reached. */
+  | { readonly kind: 'scheduled'; readonly deliverAt: number; readonly target: string }
   /** The broker (of `target`) failed it; nothing kept. */
   | { readonly kind: 'failed'; readonly target: string; readonly error: AdapterError }
   /** `target` was not tried: breaker open or never connected; nothing kept. */
@@ -423,41 +433,94 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     return merged;
   }
 
+  /** Delivers messages that are not delayed, in `mode`. */
+  async function deliverNow(
+    route: ResolvedRoute,
+    envelopes: readonly MessageEnvelope[],
+    choices: readonly TargetChoice[],
+    mode: DeliveryMode,
+    signal: AbortSignal,
+  ): Promise<DeliveryOutcome[]> {
+    if (mode === 'async') {
+      const refused = await append(
+        envelopes,
+        choices.map((choice) => choice.candidates[0]!),
+      );
+      if (refused) throw refused;
+      mirror(envelopes, choices, signal);
+      return envelopes.map(() => ({ kind: 'queued' }));
+    }
+    if (mode === 'fire-and-forget') {
+      // Not the request's signal: the request is answered before this publish ends.
+      const background = AbortSignal.timeout(deps.publishTimeoutMs);
+      const deadline = now() + deps.publishTimeoutMs;
+      mirror(envelopes, choices, background);
+      track(
+        publishRouted(route, envelopes, choices, background, deadline)
+          .then((routed) => {
+            const lost = routed.filter(({ settled }) => settled.kind !== 'confirmed').length;
+            if (lost > 0) {
+              deps.logger.warn(
+                { route: route.route.topic, lost },
+                'fire-and-forget messages were not published (lost)',
+              );
+            }
+            record(envelopes, routed);
+          })
+          .catch((error: unknown) => deps.logger.error({ err: error }, 'fire-and-forget publish failed')),
+      );
+      return envelopes.map(() => ({ kind: 'accepted' }));
+    }
+    mirror(envelopes, choices, signal);
+    return sync(route, envelopes, choices, signal);
+  }
+
   return {
     async deliver(route, envelopes, mode, signal) {
       const choices = envelopes.map((envelope) => route.selector.choose(envelope.key));
+      const at = now();
+      const delayed = envelopes.flatMap((e, i) => (e.deliverAt !== undefined && e.deliverAt > at ? [i] : []));
+      if (delayed.length === 0) return deliverNow(route, envelopes, choices, mode, signal);
+      const scheduled = (i: number): DeliveryOutcome => ({
+        kind: 'scheduled',
+        deliverAt: envelopes[i]!.deliverAt!,
+        target: choices[i]!.candidates[0]!,
+      });
+      const isDelayed = new Set(delayed);
+      const rest = envelopes.flatMap((_, i) => (isDelayed.has(i) ? [] : [i]));
       if (mode === 'async') {
+        // One write in request order: a key's immediate messages keep their place around its delayed ones.
         const refused = await append(
           envelopes,
           choices.map((choice) => choice.candidates[0]!),
         );
         if (refused) throw refused;
-        mirror(envelopes, choices, signal);
-        return envelopes.map(() => ({ kind: 'queued' }));
-      }
-      if (mode === 'fire-and-forget') {
-        // Not the request's signal: the request is answered before this publish ends.
-        const background = AbortSignal.timeout(deps.publishTimeoutMs);
-        const deadline = now() + deps.publishTimeoutMs;
-        mirror(envelopes, choices, background);
-        track(
-          publishRouted(route, envelopes, choices, background, deadline)
-            .then((routed) => {
-              const lost = routed.filter(({ settled }) => settled.kind !== 'confirmed').length;
-              if (lost > 0) {
-                deps.logger.warn(
-                  { route: route.route.topic, lost },
-                  'fire-and-forget messages were not published (lost)',
-                );
-              }
-              record(envelopes, routed);
-            })
-            .catch((error: unknown) => deps.logger.error({ err: error }, 'fire-and-forget publish failed')),
+        metrics.delayedMessages.inc({ outcome: 'scheduled' }, delayed.length);
+        mirror(
+          rest.map((i) => envelopes[i]!),
+          rest.map((i) => choices[i]!),
+          signal,
         );
-        return envelopes.map(() => ({ kind: 'accepted' }));
+        return envelopes.map((_, i) => (isDelayed.has(i) ? scheduled(i) : { kind: 'queued' }));
       }
-      mirror(envelopes, choices, signal);
-      return sync(route, envelopes, choices, signal);
+      const refused = await append(
+        delayed.map((i) => envelopes[i]!),
+        delayed.map((i) => choices[i]!.candidates[0]!),
+      );
+      if (refused) throw refused;
+      metrics.delayedMessages.inc({ outcome: 'scheduled' }, delayed.length);
+      const outcomes = envelopes.map((_, i) => (isDelayed.has(i) ? scheduled(i) : undefined));
+      if (rest.length > 0) {
+        const immediate = await deliverNow(
+          route,
+          rest.map((i) => envelopes[i]!),
+          rest.map((i) => choices[i]!),
+          mode,
+          signal,
+        );
+        rest.forEach((i, k) => (outcomes[i] = immediate[k]!));
+      }
+      return outcomes as DeliveryOutcome[];
     },
     async drain(timeoutMs) {
       if (background.size === 0) return;

@@ -5,6 +5,14 @@
  * Rows move queued → confirmed | dead (a dead row can be replayed → queued, or deleted). Status-only
  * rows (sync publishes) are written confirmed or failed and carry no payload.
  *
+ * Delayed delivery: a message with `deliverAt` is appended queued with `deliver_at` and
+ * `next_attempt_at` set to it, and no claim takes it before then; until then its status reads
+ * `scheduled`. A scheduled message that no relay has claimed or tried yet can be cancelled:
+ * queued → cancelled (payload dropped), in one statement that a concurrent claim excludes, so a
+ * message is never both cancelled and sent. Per key, a row that is not due yet does not hold back
+ * the later rows of its key; once due, it takes its place in the key's order by append order (it
+ * waits for the key's earlier rows still queued, and goes before the later ones still queued).
+ *
  * Two times per row: `created_at`, when the gateway took the message in (the envelope's; never
  * changes, shown as createdAt), and `accepted_at`, when it last entered the queue — appended, or
  * replayed from the dead letters. The relay's `maxAgeMs` counts from `accepted_at`, so a replay
@@ -18,7 +26,11 @@
  */
 import type { MessageEnvelope, PublishReceipt } from '../../core/index.js';
 
-export type MessageState = 'queued' | 'confirmed' | 'failed' | 'dead';
+/**
+ * `scheduled` is a queued row whose `deliverAt` is still ahead (derived when read, not stored);
+ * `cancelled` a scheduled one cancelled before it was due or tried.
+ */
+export type MessageState = 'queued' | 'scheduled' | 'confirmed' | 'failed' | 'dead' | 'cancelled';
 
 export interface OutboxMessage {
   readonly envelope: MessageEnvelope;
@@ -40,9 +52,18 @@ export interface MessageStatus {
   readonly attempts: number;
   readonly receipt?: PublishReceipt;
   readonly lastError?: StoredError;
+  /** When a delayed message is (or was) due, epoch ms. */
+  readonly deliverAt?: number;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
+
+/** What cancel() did to message `id`. */
+export type CancelOutcome =
+  | { readonly kind: 'cancelled'; readonly status: MessageStatus }
+  /** Known, but not a scheduled message that is still untouched (sent, being sent, or never delayed). */
+  | { readonly kind: 'not-cancellable'; readonly status: MessageStatus }
+  | { readonly kind: 'not-found' };
 
 /** A queued row claimed by a relay: the whole message, and its row handle. */
 export interface ClaimedRow {
@@ -59,12 +80,19 @@ export interface ClaimedRow {
 export interface RunCandidate {
   readonly next_attempt_at: number | string;
   readonly lease_until: number | string;
+  readonly deliver_at?: number | string | null;
+}
+
+/** A delayed row that is not due yet: it neither joins nor cuts its key's run. */
+export function scheduledAt(row: { readonly deliver_at?: number | string | null }, now: number): boolean {
+  return row.deliver_at !== undefined && row.deliver_at !== null && Number(row.deliver_at) > now;
 }
 
 /**
  * The rows after a claimed key head that join its run: `followers` (the key's next queued rows,
  * in seq order) up to the first one that is not due yet (it waits out a retry backoff, so the rows
- * after it must wait too) or still leased, and at most `budget` of them.
+ * after it must wait too) or still leased, and at most `budget` of them. A delayed row whose
+ * deliverAt is still ahead is stepped over: it holds nothing back.
  */
 export function claimableRun<T extends RunCandidate>(
   followers: readonly T[],
@@ -74,6 +102,7 @@ export function claimableRun<T extends RunCandidate>(
   const run: T[] = [];
   for (const row of followers) {
     if (run.length >= budget) break;
+    if (scheduledAt(row, now)) continue;
     if (Number(row.next_attempt_at) > now || Number(row.lease_until) > now) break;
     run.push(row);
   }
@@ -200,7 +229,11 @@ export interface DeadLetterPage {
 }
 
 export interface OutboxCounts {
+  /** Every queued row, the scheduled ones included. */
   readonly queued: number;
+  /** Queued rows whose deliverAt is still ahead. */
+  readonly scheduled: number;
+  readonly cancelled: number;
   readonly confirmed: number;
   readonly failed: number;
   readonly dead: number;
@@ -221,12 +254,25 @@ export interface Outbox {
    * that starts at the oldest queued row of that (target, key): the head, then the rows after it
    * while they are due and not leased (see `claimableRun`). Nobody else can claim a key's later
    * rows while its head is queued, so the claimer publishes the run in order and a key never has
-   * two relays' messages in flight. Keyless rows are claimed freely.
+   * two relays' messages in flight. Keyless rows are claimed freely. A row is never claimed before
+   * its next_attempt_at (a delayed row's deliverAt); a delayed row not due yet is no key's head.
    */
   claim(options: ClaimOptions, now: number): Promise<ClaimedRow[]>;
   /**
+   * The earliest next_attempt_at after `now` of a queued row (a delayed message or a retry), so the
+   * relay can sleep until then rather than a poll interval; undefined when there is none.
+   */
+  nextDueAt(now: number): Promise<number | undefined>;
+  /**
+   * Cancels scheduled message `id` of `tenant` (its newest row): only a delayed row that is queued,
+   * not claimed and never tried. Atomic with respect to claim(): a row being claimed is either
+   * claimed (not-cancellable) or cancelled (never claimed). Cancelling a cancelled one answers
+   * cancelled again.
+   */
+  cancel(tenant: string, id: string, now: number): Promise<CancelOutcome>;
+  /**
    * Which of `keys` have queued rows for `target` (rows a relay holds right now, and appends not
-   * yet committed, included). A sync publish of such a key is queued behind them rather than sent
+   * yet committed, included; delayed rows not due yet excluded, since they hold nothing back). A sync publish of such a key is queued behind them rather than sent
    * past them, so a key's messages keep their order across a spool. A store that waits on I/O
    * gives up when `signal` aborts (the request's deadline).
    */
@@ -234,8 +280,8 @@ export interface Outbox {
   settle(settlements: readonly Settlement[], owner: string, now: number): Promise<void>;
   /** Buffers status rows of synchronous publishes; written in the background, not fsync'd. */
   recordStatus(records: readonly StatusRecord[]): void;
-  /** The newest status of message `id` of `tenant`. */
-  status(tenant: string, id: string): Promise<MessageStatus | undefined>;
+  /** The newest status of message `id` of `tenant` (`scheduled` while its deliverAt is ahead of `now`). */
+  status(tenant: string, id: string, now?: number): Promise<MessageStatus | undefined>;
   listDead(filter: DeadLetterFilter, limit: number, cursor?: string): Promise<DeadLetterPage>;
   getDead(id: string, tenant?: string): Promise<DeadLetter | undefined>;
   /**

@@ -44,6 +44,7 @@ interface RunRow {
   head: string;
   next_attempt_at: string;
   lease_until: string;
+  deliver_at: string | null;
 }
 
 interface Row {
@@ -236,7 +237,9 @@ export function createPostgresOutbox(
         CREATE INDEX IF NOT EXISTS ${t}_due ON ${t} (next_attempt_at, seq) WHERE state = 'queued';
         CREATE INDEX IF NOT EXISTS ${t}_by_key ON ${t} (target, msg_key, seq) WHERE state = 'queued';
         CREATE INDEX IF NOT EXISTS ${t}_by_state ON ${t} (state, updated_at);
-        CREATE INDEX IF NOT EXISTS ${t}_dead ON ${t} (tenant, topic, seq) WHERE state = 'dead';`,
+        CREATE INDEX IF NOT EXISTS ${t}_dead ON ${t} (tenant, topic, seq) WHERE state = 'dead';
+        CREATE INDEX IF NOT EXISTS ${t}_scheduled ON ${t} (deliver_at)
+          WHERE state = 'queued' AND deliver_at IS NOT NULL;`,
       );
       await refreshCounts(true);
       opened = true;
@@ -279,8 +282,9 @@ export function createPostgresOutbox(
       // key a moment ago, and this request may be the caller's next one after that 202.
       const asked = query<{ msg_key: string }>(
         'queued keys',
-        `SELECT DISTINCT msg_key FROM ${t} WHERE state = 'queued' AND target = $1 AND msg_key = ANY($2::text[])`,
-        [target, [...new Set(keys)]],
+        `SELECT DISTINCT msg_key FROM ${t} WHERE state = 'queued' AND target = $1 AND msg_key = ANY($2::text[])
+           AND (deliver_at IS NULL OR deliver_at <= $3)`,
+        [target, [...new Set(keys)], now()],
       );
       const result = await (signal ? abortable(asked, signal) : asked);
       return new Set(result.rows.map((r) => r.msg_key));
@@ -301,7 +305,8 @@ export function createPostgresOutbox(
                AND NOT (o.target = ANY($2::text[]))
                AND (o.msg_key IS NULL OR NOT EXISTS (
                  SELECT 1 FROM ${t} p WHERE p.state = 'queued' AND p.target = o.target
-                   AND p.msg_key = o.msg_key AND p.seq < o.seq))
+                   AND p.msg_key = o.msg_key AND p.seq < o.seq
+                   AND (p.deliver_at IS NULL OR p.deliver_at <= $1)))
              ORDER BY o.seq LIMIT $3
              FOR UPDATE SKIP LOCKED)
            UPDATE ${t} SET lease_owner = $4, lease_until = $5 FROM due WHERE ${t}.seq = due.seq
@@ -318,10 +323,10 @@ export function createPostgresOutbox(
             ? []
             : (
                 await client.query<RunRow>(
-                  `SELECT f.seq, f.head, f.next_attempt_at, f.lease_until
+                  `SELECT f.seq, f.head, f.next_attempt_at, f.lease_until, f.deliver_at
                    FROM unnest($1::bigint[], $2::text[], $3::text[]) AS h(seq, target, msg_key)
                    CROSS JOIN LATERAL (
-                     SELECT p.seq, h.seq AS head, p.next_attempt_at, p.lease_until FROM ${t} p
+                     SELECT p.seq, h.seq AS head, p.next_attempt_at, p.lease_until, p.deliver_at FROM ${t} p
                      WHERE p.state = 'queued' AND p.target = h.target AND p.msg_key = h.msg_key
                        AND p.seq > h.seq AND ($5::bigint IS NULL OR p.seq < $5)
                      ORDER BY p.seq LIMIT $4 FOR UPDATE) f
@@ -369,6 +374,36 @@ export function createPostgresOutbox(
       }
     },
 
+    async nextDueAt(at) {
+      const result = await query<{ at: string | null }>(
+        'next due',
+        `SELECT min(next_attempt_at) AS at FROM ${t} WHERE state = 'queued' AND next_attempt_at > $1`,
+        [at],
+      );
+      const next = result.rows[0]?.at;
+      return next === null || next === undefined ? undefined : Number(next);
+    },
+
+    async cancel(tenant, id, at) {
+      // One statement on the newest row of the id. A claim holding that row locks it: this waits,
+      // then sees it leased and leaves it (READ COMMITTED re-checks the WHERE on the new version).
+      const result = await query(
+        'cancel',
+        `UPDATE ${t} SET state = 'cancelled', payload = NULL, updated_at = $3
+         WHERE seq = (SELECT seq FROM ${t} WHERE tenant = $1 AND id = $2 ORDER BY seq DESC LIMIT 1)
+           AND state = 'queued' AND deliver_at IS NOT NULL AND lease_owner IS NULL AND lease_until <= $3
+           AND last_error IS NULL`,
+        [tenant, id, at],
+      );
+      const cancelled = (result.rowCount ?? 0) > 0;
+      if (cancelled) cached = { ...cached, at: 0 };
+      const status = await outbox.status(tenant, id, at);
+      if (!status) return { kind: 'not-found' };
+      return cancelled || status.state === 'cancelled'
+        ? { kind: 'cancelled', status }
+        : { kind: 'not-cancellable', status };
+    },
+
     async settle(settlements, owner, at) {
       if (settlements.length === 0) return;
       const client = await pool.connect().catch((error: unknown) => {
@@ -413,7 +448,7 @@ export function createPostgresOutbox(
       scheduleStatus();
     },
 
-    async status(tenant, id) {
+    async status(tenant, id, at = now()) {
       for (let i = statusBuffer.length - 1; i >= 0; i--) {
         const r = statusBuffer[i]!;
         if (r.envelope.tenant === tenant && r.envelope.id === id) {
@@ -436,7 +471,7 @@ export function createPostgresOutbox(
         `SELECT * FROM ${t} WHERE tenant = $1 AND id = $2 ORDER BY seq DESC LIMIT 1`,
         [tenant, id],
       );
-      return result.rows[0] ? statusOf(result.rows[0]) : undefined;
+      return result.rows[0] ? statusOf(result.rows[0], at) : undefined;
     },
 
     async listDead(filter, limit, cursor) {
@@ -492,18 +527,32 @@ export function createPostgresOutbox(
         'count',
         `SELECT state, count(*) AS n, sum(bytes) AS bytes FROM ${t} GROUP BY state`,
       );
-      const counts = { queued: 0, confirmed: 0, failed: 0, dead: 0, queuedBytes: 0 };
+      const counts = {
+        queued: 0,
+        scheduled: 0,
+        cancelled: 0,
+        confirmed: 0,
+        failed: 0,
+        dead: 0,
+        queuedBytes: 0,
+      };
       for (const row of result.rows) {
         if (row.state in counts) counts[row.state as 'queued'] = Number(row.n);
         if (row.state === 'queued') counts.queuedBytes = Number(row.bytes ?? 0);
       }
+      const scheduled = await query<{ n: string }>(
+        'count',
+        `SELECT count(*) AS n FROM ${t} WHERE state = 'queued' AND deliver_at IS NOT NULL AND deliver_at > $1`,
+        [now()],
+      );
+      counts.scheduled = Number(scheduled.rows[0]!.n);
       return counts;
     },
 
     async prune(at) {
       const a = await query(
         'prune',
-        `DELETE FROM ${t} WHERE state IN ('confirmed', 'failed') AND updated_at < $1`,
+        `DELETE FROM ${t} WHERE state IN ('confirmed', 'failed', 'cancelled') AND updated_at < $1`,
         [at - config.statusRetentionMs],
       );
       const b = await query('prune', `DELETE FROM ${t} WHERE state = 'dead' AND updated_at < $1`, [

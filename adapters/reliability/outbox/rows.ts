@@ -62,18 +62,22 @@ export function claimedOf(row: StoredRow): ClaimedRow {
   };
 }
 
-export function statusOf(row: StoredRow): MessageStatus {
+/** The row's status; a queued row whose deliver_at is ahead of `now` (when given) reads `scheduled`. */
+export function statusOf(row: StoredRow, now?: number): MessageStatus {
   const receipt = json(row.receipt);
   const lastError = json(row.last_error);
+  const scheduled =
+    now !== undefined && row.state === 'queued' && row.deliver_at !== null && Number(row.deliver_at) > now;
   return {
     id: row.id,
     tenant: row.tenant,
     topic: row.topic,
     target: row.target,
-    state: row.state as MessageStatus['state'],
+    state: scheduled ? 'scheduled' : (row.state as MessageStatus['state']),
     attempts: row.attempts,
     ...(receipt === undefined ? {} : { receipt }),
     ...(lastError === undefined ? {} : { lastError }),
+    ...(row.deliver_at === null ? {} : { deliverAt: Number(row.deliver_at) }),
     // created_at: when the gateway took the message in; accepted_at moves on a replay.
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),

@@ -85,7 +85,14 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS outbox_by_key ON outbox (target, msg_key, seq) WHERE state = 'queued';
   CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state, updated_at);
   CREATE INDEX IF NOT EXISTS outbox_dead ON outbox (tenant, topic, seq) WHERE state = 'dead';
+  CREATE INDEX IF NOT EXISTS outbox_scheduled ON outbox (deliver_at) WHERE state = 'queued' AND deliver_at IS NOT NULL;
 `;
+
+/** Recorded on a delayed row whose claim a crash interrupted: it may be at the broker, so it is no longer cancellable. */
+const INTERRUPTED = JSON.stringify({
+  code: 'GW_ERR_RELAY_INTERRUPTED',
+  message: 'the gateway stopped while this message was being published; it may have reached the broker',
+});
 
 interface Row {
   seq: number;
@@ -132,7 +139,8 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
   const slot = (target: string, key: string) => `${target}\u0000${key}`;
   function countAppending(messages: readonly OutboxMessage[], delta: 1 | -1): void {
     for (const { target, envelope } of messages) {
-      if (envelope.key === undefined) continue;
+      // A delayed message holds back nothing of its key (see queuedKeys).
+      if (envelope.key === undefined || envelope.deliverAt !== undefined) continue;
       const name = slot(target, envelope.key);
       const n = (appending.get(name) ?? 0) + delta;
       if (n > 0) appending.set(name, n);
@@ -156,13 +164,33 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
         for (const p of params) insert.run(p);
       }),
       claim: database.prepare<{ now: number; limit: number; excluded: string }, Row>(
-        `SELECT * FROM outbox o
+        // INDEXED BY: only due rows are read (not every queued row, e.g. thousands of scheduled
+        // ones); without statistics SQLite would pick outbox_by_state and scan them all.
+        `SELECT * FROM outbox o INDEXED BY outbox_due
          WHERE o.state = 'queued' AND o.next_attempt_at <= @now AND o.lease_until <= @now
            AND o.target NOT IN (SELECT value FROM json_each(@excluded))
            AND (o.msg_key IS NULL OR NOT EXISTS (
              SELECT 1 FROM outbox p WHERE p.state = 'queued' AND p.target = o.target
-               AND p.msg_key = o.msg_key AND p.seq < o.seq))
+               AND p.msg_key = o.msg_key AND p.seq < o.seq
+               AND (p.deliver_at IS NULL OR p.deliver_at <= @now)))
          ORDER BY o.seq LIMIT @limit`,
+      ),
+      nextDue: database.prepare<{ now: number }, { at: number | null }>(
+        `SELECT min(next_attempt_at) AS at FROM outbox INDEXED BY outbox_due
+         WHERE state = 'queued' AND next_attempt_at > @now`,
+      ),
+      cancel: database.prepare<{ tenant: string; id: string; now: number }, { bytes: number }>(
+        // The newest row of the id, if it is a delayed row no relay holds or has tried. One
+        // statement: a claim (an IMMEDIATE transaction) runs wholly before or after it.
+        `UPDATE outbox SET state = 'cancelled', payload = NULL, updated_at = @now
+         WHERE seq = (SELECT seq FROM outbox WHERE tenant = @tenant AND id = @id ORDER BY seq DESC LIMIT 1)
+           AND state = 'queued' AND deliver_at IS NOT NULL AND lease_owner IS NULL AND lease_until <= @now
+           AND last_error IS NULL
+         RETURNING bytes`,
+      ),
+      scheduledCount: database.prepare<{ now: number }, { n: number }>(
+        `SELECT count(*) AS n FROM outbox INDEXED BY outbox_scheduled
+         WHERE state = 'queued' AND deliver_at IS NOT NULL AND deliver_at > @now`,
       ),
       followers: database.prepare<
         { target: string; key: string; after: number; before: number; limit: number },
@@ -172,8 +200,9 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
            AND seq > @after AND seq < @before
          ORDER BY seq LIMIT @limit`,
       ),
-      keyQueued: database.prepare<{ target: string; key: string }, { one: number }>(
-        `SELECT 1 AS one FROM outbox WHERE state = 'queued' AND target = @target AND msg_key = @key LIMIT 1`,
+      keyQueued: database.prepare<{ target: string; key: string; now: number }, { one: number }>(
+        `SELECT 1 AS one FROM outbox WHERE state = 'queued' AND target = @target AND msg_key = @key
+           AND (deliver_at IS NULL OR deliver_at <= @now) LIMIT 1`,
       ),
       lease: database.prepare('UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE seq = ?'),
       confirm: database.prepare(
@@ -223,7 +252,7 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
         'SELECT state, count(*) AS n, sum(bytes) AS bytes FROM outbox GROUP BY state',
       ),
       pruneStatus: database.prepare(
-        `DELETE FROM outbox WHERE state IN ('confirmed', 'failed') AND updated_at < ?`,
+        `DELETE FROM outbox WHERE state IN ('confirmed', 'failed', 'cancelled') AND updated_at < ?`,
       ),
       pruneDead: database.prepare(`DELETE FROM outbox WHERE state = 'dead' AND updated_at < ?`),
     };
@@ -355,11 +384,15 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
             // dead process's: one that crashed mid-publish. Waiting it out would stall those rows —
             // and every later row of their keys — for leaseMs; they are released now instead (their
             // message may go out twice, with the same id).
+            // A delayed one among them may be at the broker already: it is marked so, which also
+            // makes it no longer cancellable.
             released = ready
               .prepare(
-                "UPDATE outbox SET lease_owner = NULL, lease_until = 0 WHERE state = 'queued' AND lease_until > 0",
+                `UPDATE outbox SET lease_owner = NULL, lease_until = 0,
+                   last_error = CASE WHEN deliver_at IS NOT NULL THEN coalesce(last_error, ?) ELSE last_error END
+                 WHERE state = 'queued' AND lease_until > 0`,
               )
-              .run().changes;
+              .run(INTERRUPTED).changes;
           })
           .immediate();
         if (released > 0) {
@@ -427,7 +460,8 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
       const { s } = usable();
       return wrap('queued keys', () => {
         for (const key of new Set(keys)) {
-          if (appending.has(slot(target, key)) || s.keyQueued.get({ target, key })) found.add(key);
+          if (appending.has(slot(target, key)) || s.keyQueued.get({ target, key, now: now() }))
+            found.add(key);
         }
         return found;
       });
@@ -463,6 +497,23 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
           })
           .immediate(),
       );
+    },
+
+    async nextDueAt(at) {
+      const { s } = usable();
+      const row = wrap('next due', () => s.nextDue.get({ now: at }));
+      return row?.at ?? undefined;
+    },
+
+    async cancel(tenant, id, at) {
+      const { s } = usable();
+      const row = wrap('cancel', () => s.cancel.get({ tenant, id, now: at }));
+      if (row) release(row.bytes);
+      const status = await outbox.status(tenant, id, at);
+      if (!status) return { kind: 'not-found' };
+      return row || status.state === 'cancelled'
+        ? { kind: 'cancelled', status }
+        : { kind: 'not-cancellable', status };
     },
 
     async settle(settlements, owner, at) {
@@ -505,7 +556,7 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
       }
     },
 
-    async status(tenant, id) {
+    async status(tenant, id, at = now()) {
       // Buffered status rows are the newest news about a message published synchronously.
       for (let i = statusBuffer.length - 1; i >= 0; i--) {
         const record = statusBuffer[i]!;
@@ -514,7 +565,7 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
       }
       const { s } = usable();
       const row = wrap('status', () => s.status.get(tenant, id));
-      return row ? statusOf(row) : undefined;
+      return row ? statusOf(row, at) : undefined;
     },
 
     async listDead(filter, limit, cursor) {
@@ -573,11 +624,20 @@ export function createSqliteOutbox(config: SqliteOutboxConfig, deps: SqliteOutbo
 
     async counts() {
       const { s } = usable();
-      const counts = { queued: 0, confirmed: 0, failed: 0, dead: 0, queuedBytes: 0 };
+      const counts = {
+        queued: 0,
+        scheduled: 0,
+        cancelled: 0,
+        confirmed: 0,
+        failed: 0,
+        dead: 0,
+        queuedBytes: 0,
+      };
       for (const row of wrap('count', () => s.counts.all())) {
         if (row.state in counts) counts[row.state as 'queued'] = row.n;
         if (row.state === 'queued') counts.queuedBytes = row.bytes ?? 0;
       }
+      counts.scheduled = wrap('count', () => s.scheduledCount.get({ now: now() })?.n ?? 0);
       return counts;
     },
 
