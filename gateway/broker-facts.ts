@@ -7,7 +7,12 @@
  * route can move to another broker by config, so a name reserved by one broker is refused on all,
  * and publishers do not break when it moves.
  */
-import type { BrokerDeclarations, ReaderOptionName, ReceiptFieldName } from '../adapters/core/index.js';
+import type {
+  BrokerDeclarations,
+  CloudEventsBinding,
+  ReaderOptionName,
+  ReceiptFieldName,
+} from '../adapters/core/index.js';
 import { ADAPTER_KINDS } from '../adapters/registry.js';
 
 /** The part of an AdapterKind this module reads. */
@@ -30,6 +35,8 @@ export interface BrokerFacts {
   readerOptions(kind: string): Readonly<Partial<Record<ReaderOptionName, string>>> | undefined;
   /** Every registered kind, in registry order. */
   readonly kinds: readonly string[];
+  /** The CloudEvents binding a kind declares; undefined: envelope form (`ce-` headers). */
+  cloudEventsBinding(kind: string): CloudEventsBinding | undefined;
 }
 
 /** Builds the facts of a list of kinds. The gateway uses ADAPTER_KINDS (BROKER_FACTS below). */
@@ -73,6 +80,7 @@ export function brokerFacts(kinds: readonly DeclaringKind[]): BrokerFacts {
   }
 
   const readerOptions = new Map(kinds.map(({ kind, declarations }) => [kind, declarations.readerOptions]));
+  const bindings = new Map(kinds.map(({ kind, declarations }) => [kind, declarations.cloudEvents]));
 
   return {
     reservedTopic: (topic) => topicRules.find((rule) => rule.matches(topic))?.description,
@@ -85,6 +93,7 @@ export function brokerFacts(kinds: readonly DeclaringKind[]): BrokerFacts {
     receiptFields,
     readerOptions: (kind) => readerOptions.get(kind),
     kinds: kinds.map(({ kind }) => kind),
+    cloudEventsBinding: (kind) => bindings.get(kind),
   };
 }
 

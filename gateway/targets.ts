@@ -10,8 +10,10 @@ import {
   type BrokerAdapter,
   type HealthReport,
   type Logger,
+  withCloudEventsBinding,
 } from '../adapters/core/index.js';
 import { createAdapter } from '../adapters/registry.js';
+import { BROKER_FACTS } from './broker-facts.js';
 import type { GatewayConfig } from './config/schema.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 
@@ -67,7 +69,9 @@ export function createTargets(
   const adapters = new Map<string, BrokerAdapter>();
   for (const [name, config] of Object.entries(brokers)) {
     // Each adapter binds `adapter` (its kind) and `target` to its own log lines.
-    adapters.set(name, createAdapter(name, config, deps));
+    // CloudEvents leave with the kind's protocol binding (its declarations.cloudEvents).
+    const adapter = createAdapter(name, config, deps);
+    adapters.set(name, withCloudEventsBinding(adapter, BROKER_FACTS.cloudEventsBinding(config.kind)));
   }
   const connected = new Set<string>();
   const lastError = new Map<string, string>();

@@ -43,6 +43,10 @@ export interface ConfiguredRoute {
   /** Extra request headers copied onto the message (names, or prefixes ending in `*`). */
   readonly headers: readonly string[];
   readonly strategy: ConfiguredStrategy;
+  /** The JSON Schema (2020-12) every JSON payload on the route must match; absent: none. */
+  readonly payloadSchema?: unknown;
+  /** How CloudEvents travel to the broker: binary (attributes as headers; absent means binary) or structured. */
+  readonly cloudEventsMode?: 'binary' | 'structured';
 }
 
 /** The input limits that apply to every route (`limits:`). */
@@ -159,6 +163,17 @@ export const ROUTE_SCHEMA: OpenAPIV3_1.SchemaObject = {
       description: 'split, and weighted balance: the weight of each target.',
     },
     balanceMode: { type: 'string', description: 'balance: round-robin, random, key-hash or weighted.' },
+    payloadSchema: {
+      type: ['object', 'boolean'],
+      description:
+        "The route's payload schema (JSON Schema 2020-12, `routes[].schema`): every JSON payload published on the route (the value of a /v1 message or batch message, a CloudEvent's data) must match it, or the request is refused with 422 GW_ERR_SCHEMA_VIOLATION and nothing is published. Absent: no schema.",
+    },
+    cloudEventsMode: {
+      type: 'string',
+      enum: ['binary', 'structured'],
+      description:
+        "How CloudEvents published on the route reach the broker: `binary` (data as the payload, attributes as headers per the broker's CloudEvents binding) or `structured` (the whole event as an application/cloudevents+json payload). Absent: binary.",
+    },
   },
 };
 
@@ -282,6 +297,8 @@ function routeEntry(route: ConfiguredRoute): Record<string, unknown> {
     targets: [...strategy.targets],
     ...(strategy.weights === undefined ? {} : { weights: { ...strategy.weights } }),
     ...(strategy.mode === undefined ? {} : { balanceMode: strategy.mode }),
+    ...(route.payloadSchema === undefined ? {} : { payloadSchema: structuredClone(route.payloadSchema) }),
+    ...(route.cloudEventsMode === undefined ? {} : { cloudEventsMode: route.cloudEventsMode }),
   };
 }
 

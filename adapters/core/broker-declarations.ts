@@ -6,6 +6,7 @@
  */
 import type { PublishReceipt } from './envelope.js';
 import type { ReaderOptions } from './reader.js';
+import type { CloudEventsBinding } from './wire-headers.js';
 
 /**
  * Topic names the broker keeps for itself. No tenant may publish to or read them, whatever its
@@ -57,4 +58,10 @@ export interface BrokerDeclarations {
    * `verify` command refuses the others). Only for kinds with `createReader`.
    */
   readonly readerOptions?: Readonly<Partial<Record<ReaderOptionName, string>>>;
+  /**
+   * How CloudEvents attributes are named on this broker's wire (its CloudEvents protocol binding,
+   * binary content mode). Absent: as envelopes carry them, `ce-<attribute>` (the HTTP binding's
+   * names). Applied to every published message by withCloudEventsBinding (wire-headers.ts).
+   */
+  readonly cloudEvents?: CloudEventsBinding;
 }

@@ -1,3 +1,4 @@
+import type { BrokerAdapter } from './adapter.js';
 import type { MessageEnvelope } from './envelope.js';
 
 /**
@@ -101,4 +102,100 @@ export function approximateSize(envelope: MessageEnvelope): number {
   let size = envelope.payload.byteLength + (envelope.key?.length ?? 0) + 64;
   for (const [name, value] of Object.entries(toWireHeaders(envelope))) size += name.length + value.length + 4;
   return size;
+}
+
+// ------------------------------------------------------------------ CloudEvents protocol bindings
+
+/**
+ * How a CloudEvent travels inside an envelope, whatever the broker: every attribute except
+ * `datacontenttype` as a header `ce-<attribute>` (the HTTP binding's names) holding the attribute's
+ * value in its canonical string form, not percent-encoded; `datacontenttype` as the envelope's
+ * contentType; the data as the payload. An envelope is a CloudEvent when it has `ce-specversion`
+ * (the gateway validates every event before it becomes an envelope).
+ */
+export const CLOUDEVENTS_HEADER_PREFIX = 'ce-';
+const SPECVERSION_HEADER = `${CLOUDEVENTS_HEADER_PREFIX}specversion`;
+
+/**
+ * A broker kind's CloudEvents protocol binding (binary content mode): how an event's attributes
+ * are named on its wire, so a consumer with that broker's CloudEvents binding reads the event
+ * back. Declared by each adapter kind (`declarations.cloudEvents`) and applied in one place
+ * (withCloudEventsBinding) to every message the adapter publishes.
+ */
+export interface CloudEventsBinding {
+  /** The binding or convention followed, in a few words (documentation and logs). */
+  readonly convention: string;
+  /**
+   * Prefix of an attribute's header (or property) name on the wire: `ce_` (Kafka binding),
+   * `cloudEvents:` (AMQP binding), `CE_` (RocketMQ binding), `ce-` (HTTP and NATS bindings).
+   */
+  readonly attributePrefix: string;
+  /**
+   * A header that carries `datacontenttype` besides the message's own content type, for bindings
+   * that name one (RocketMQ: `CE_contenttype`). Kafka's `content-type` header and AMQP's
+   * content-type property are already the envelope's content type.
+   */
+  readonly contentTypeHeader?: string;
+}
+
+/** True for an envelope header map that carries a CloudEvent (see CLOUDEVENTS_HEADER_PREFIX). */
+export function isCloudEventHeaders(headers: Readonly<Record<string, string>>): boolean {
+  return Object.hasOwn(headers, SPECVERSION_HEADER);
+}
+
+/**
+ * The envelope's headers with its CloudEvent attributes renamed for `binding`; other headers
+ * (traceparent, tracestate, user headers) are kept as they are. Headers of an envelope that is not
+ * a CloudEvent are returned unchanged.
+ */
+export function cloudEventsWireHeaders(
+  headers: Readonly<Record<string, string>>,
+  contentType: string,
+  binding: CloudEventsBinding,
+): Readonly<Record<string, string>> {
+  if (!isCloudEventHeaders(headers)) return headers;
+  const entries = Object.entries(headers).map(([name, value]): [string, string] =>
+    name.startsWith(CLOUDEVENTS_HEADER_PREFIX)
+      ? [binding.attributePrefix + name.slice(CLOUDEVENTS_HEADER_PREFIX.length), value]
+      : [name, value],
+  );
+  if (binding.contentTypeHeader !== undefined) entries.push([binding.contentTypeHeader, contentType]);
+  // fromEntries: a user header named `__proto__` stays an own property.
+  return Object.fromEntries(entries);
+}
+
+/** An envelope as `binding` puts it on the wire (the same object when nothing changes). */
+export function bindCloudEvent(envelope: MessageEnvelope, binding: CloudEventsBinding): MessageEnvelope {
+  if (!isCloudEventHeaders(envelope.headers)) return envelope;
+  return { ...envelope, headers: cloudEventsWireHeaders(envelope.headers, envelope.contentType, binding) };
+}
+
+/** True when `binding` names attributes exactly as envelopes carry them. */
+function isEnvelopeForm(binding: CloudEventsBinding | undefined): boolean {
+  return (
+    binding === undefined ||
+    (binding.attributePrefix === CLOUDEVENTS_HEADER_PREFIX && binding.contentTypeHeader === undefined)
+  );
+}
+
+/**
+ * The adapter, publishing every CloudEvent with its kind's binding: the one place a binding is
+ * applied, so an adapter only declares it. Everything but `publish` is the adapter's own (a
+ * Proxy: optional abilities such as `read` and adapter-specific members stay reachable).
+ */
+export function withCloudEventsBinding<A extends BrokerAdapter>(
+  adapter: A,
+  binding: CloudEventsBinding | undefined,
+): A {
+  if (isEnvelopeForm(binding)) return adapter;
+  const bound = binding!;
+  const publish: BrokerAdapter['publish'] = (batch, options) =>
+    adapter.publish(
+      batch.map((envelope) => bindCloudEvent(envelope, bound)),
+      options,
+    );
+  return new Proxy(adapter, {
+    get: (target, property, receiver) =>
+      property === 'publish' ? publish : (Reflect.get(target, property, receiver) as unknown),
+  });
 }

@@ -13,6 +13,9 @@ export const embeddedAdapterKind = {
   // No reserved names of its own, and no reader (it is read over HTTP).
   declarations: {
     receipt: { offset: "Position of the message in its destination's log (decimal string)." },
+    // Read back over HTTP (GET /v1/topics/{topic}/messages): the HTTP binding's names, `ce-<name>`
+    // headers (values not percent-encoded: they travel in JSON), datacontenttype as contentType.
+    cloudEvents: { convention: 'CloudEvents HTTP protocol binding 1.0 header names', attributePrefix: 'ce-' },
   },
 } as const satisfies AdapterKind<EmbeddedConfig>;
 

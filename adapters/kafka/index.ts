@@ -28,6 +28,8 @@ export const kafkaAdapterKind = {
     readerOptions: {
       group: 'Kafka consumer group. Default: a new unique group, which reads from the earliest offset.',
     },
+    // CloudEvents Kafka protocol binding: attributes as `ce_<name>` headers, datacontenttype as `content-type`.
+    cloudEvents: { convention: 'CloudEvents Kafka protocol binding 1.0', attributePrefix: 'ce_' },
   },
 } as const satisfies AdapterKind<KafkaConfig>;
 

@@ -34,6 +34,9 @@ export const rabbitmqAdapterKind = defineAdapterKind<RabbitMqConfig>({
     },
     // A publisher confirm carries no position and no id.
     receipt: {},
+    // CloudEvents AMQP protocol binding: attributes as `cloudEvents:<name>` application properties
+    // (AMQP 0-9-1 headers), datacontenttype as the content-type property.
+    cloudEvents: { convention: 'CloudEvents AMQP protocol binding 1.0', attributePrefix: 'cloudEvents:' },
     readerOptions: {
       queue:
         'The queue to consume; declared durable and bound to the destination if missing. RabbitMQ keeps only what reached a queue, so bind it before publishing.',

@@ -37,6 +37,14 @@ export const rocketmqAdapterKind = defineAdapterKind<RocketMqConfig>({
       prefixes: ['RMQ_SYS_'],
     },
     receipt: { brokerMessageId: 'The RocketMQ message id the send returned.' },
+    // No CloudEvents binding in the CloudEvents spec: the RocketMQ one of Apache RocketMQ's
+    // rocketmq-cloudevents project and the CloudEvents Java SDK (cloudevents-rocketmq): attributes
+    // as `CE_<name>` user properties, datacontenttype as `CE_contenttype`.
+    cloudEvents: {
+      convention: 'RocketMQ binding of Apache RocketMQ and the CloudEvents Java SDK (CE_ properties)',
+      attributePrefix: 'CE_',
+      contentTypeHeader: 'CE_contenttype',
+    },
     readerOptions: {
       group:
         "SimpleConsumer group. Default: a new unique group. A new group starts at the topic's first message only while the broker still holds it in memory; for a reliable read-back, let the group read once before publishing and pass it here.",

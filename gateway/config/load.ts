@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { compileRouteSchemas, loadSchemaFiles } from '../publish/payload-schema.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -126,6 +127,14 @@ function validate(
   const result = configSchema.safeParse(input);
   if (!result.success)
     throw new ConfigError(`${source}: invalid configuration:\n${formatIssues(result.error)}`);
+  // Route payload schemas: `{file}` read relative to the config file, every schema compiled once
+  // for this generation (gateway/publish/payload-schema.ts); a bad one fails the config.
+  try {
+    loadSchemaFiles(result.data, path.isAbsolute(source) ? path.dirname(source) : baseDir);
+    compileRouteSchemas(result.data);
+  } catch (error) {
+    throw new ConfigError(`${source}: invalid configuration:\n  - ${(error as Error).message}`);
+  }
   const warnings: string[] = [];
   for (const [tenant, { keys }] of Object.entries(result.data.tenants)) {
     if (keys.some((key) => !key.startsWith('sha256:'))) {

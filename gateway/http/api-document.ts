@@ -51,6 +51,9 @@ function describeRoute(route: RouteConfig): ConfiguredRoute {
     degrade: route.degrade,
     headers: [...route.headers],
     strategy: strategyOf(route),
+    ...(route.schema?.document === undefined ? {} : { payloadSchema: route.schema.document }),
+    // Only when not the default (binary), so routes that do not change it read as before.
+    ...(route.cloudEvents.mode === 'binary' ? {} : { cloudEventsMode: route.cloudEvents.mode }),
   };
 }
 

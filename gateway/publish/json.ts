@@ -104,6 +104,47 @@ export function batchValueSpans(body: Uint8Array): (ByteSpan | undefined)[] | un
   return spans;
 }
 
+/**
+ * The byte span of each member value of the JSON object starting at byte `at` (its `{`), by
+ * decoded member name; like JSON.parse, the last of duplicate names wins. For a body parseJsonBody
+ * accepted (the same preconditions as batchValueSpans). Undefined when no object starts at `at`.
+ */
+export function objectMemberSpans(
+  body: Uint8Array,
+  at = skipWhitespace(body, 0),
+): Map<string, ByteSpan> | undefined {
+  if (body[at] !== OPEN_OBJECT) return undefined;
+  const spans = new Map<string, ByteSpan>();
+  forEachMember(body, at, (name, valueAt) => {
+    const end = skipValue(body, valueAt);
+    spans.set(decodeName(body, name), { start: valueAt, end });
+    return end;
+  });
+  return spans;
+}
+
+/**
+ * The byte span of each element of the top-level JSON array of a body parseJsonBody accepted, in
+ * order; undefined when the body is not an array.
+ */
+export function arrayElementSpans(body: Uint8Array): ByteSpan[] | undefined {
+  const start = skipWhitespace(body, 0);
+  if (body[start] !== OPEN_ARRAY) return undefined;
+  const spans: ByteSpan[] = [];
+  forEachElement(body, start, (element) => {
+    const end = skipValue(body, element);
+    spans.push({ start: element, end });
+    return end;
+  });
+  return spans;
+}
+
+function decodeName(body: Uint8Array, span: ByteSpan): string {
+  const inner = body.subarray(span.start + 1, span.end - 1);
+  if (!inner.includes(BACKSLASH)) return Buffer.from(inner).toString('utf8');
+  return JSON.parse(Buffer.from(body.subarray(span.start, span.end)).toString('utf8')) as string;
+}
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
