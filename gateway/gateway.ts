@@ -22,7 +22,9 @@ import type { Outbox } from '../adapters/reliability/outbox/outbox.js';
 import { createSequencer } from '../adapters/reliability/sequence.js';
 import { createCrashPoints } from './publish/crash-points.js';
 import { relayPublish } from './publish/publisher.js';
-import { createIdempotencyStore, createOutbox } from './stores.js';
+import { createIdempotencyStore, createOutbox, createTransactionStore } from './stores.js';
+import { createTransactions } from '../adapters/reliability/transactions/coordinator.js';
+import { releaseCommitted } from './publish/transaction-release.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import type { GatewayConfig, OverloadConfig } from './config/schema.js';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
@@ -198,12 +200,32 @@ export function createGateway(loaded: LoadedConfig, deps: GatewayDeps): Gateway 
   let watcher: ConfigWatcher | undefined;
   let reloading: Promise<ReloadResult> = Promise.resolve({ outcome: 'unchanged', generation: 1 });
 
+  const transactionStore = createTransactionStore(initial, storeDeps);
+  const txOptions = initial.transactions;
+  const transactions = createTransactions(
+    {
+      ...txOptions,
+      checkBackoff: { ...txOptions.checkBackoff, jitter: 'full' },
+      retentionMs: initial.reliability.statusRetentionSeconds * 1000,
+      ...(txOptions.signingSecret === undefined ? {} : { signingSecret: txOptions.signingSecret }),
+    },
+    {
+      store: transactionStore,
+      logger,
+      now,
+      // Always through the current runtime's routes, into the outbox (async): the relay delivers.
+      release: (envelopes) => releaseCommitted(current, envelopes, initial.server.publishTimeoutMs),
+      onDecided: (decision, by) => metrics.transactions.inc({ decision, decided_by: by }),
+    },
+  );
+
   const runtimeDeps = {
     logger,
     now,
     metrics,
     outbox,
     relay,
+    transactions,
     idempotency,
     crash,
     sequencer,
@@ -412,6 +434,13 @@ export function createGateway(loaded: LoadedConfig, deps: GatewayDeps): Gateway 
       } catch (error) {
         logger.error({ err: error }, 'outbox cannot be opened; async and spooled publishes answer 503');
       }
+      if (initial.transactions.enabled) {
+        try {
+          await transactionStore.open();
+        } catch (error) {
+          logger.error({ err: error }, 'transaction store cannot be opened; /v1/transactions answers 503');
+        }
+      }
       try {
         await idempotencyStore.open();
       } catch (error) {
@@ -433,6 +462,7 @@ export function createGateway(loaded: LoadedConfig, deps: GatewayDeps): Gateway 
       const host = address.includes(':') ? `[${address}]` : address;
       await Promise.all([current.pipeline.value.ready(), current.targets.connectAll()]);
       relay.start();
+      if (initial.transactions.enabled) transactions.start();
       pruneTimer = setInterval(() => {
         outbox.prune(now()).catch((error: unknown) => logger.warn({ err: error }, 'outbox prune failed'));
       }, PRUNE_INTERVAL_MS);
@@ -471,12 +501,14 @@ export function createGateway(loaded: LoadedConfig, deps: GatewayDeps): Gateway 
         await reloading.catch(() => undefined);
         // Background fire-and-forget publishes, then the relay's current batch, then the stores.
         await current.delivery.drain(shutdownTimeoutMs);
+        await transactions.stop();
         await relay.stop();
         await Promise.all([...retiring]);
         await current.close();
         await pool.close();
         await outbox.close();
         await idempotencyStore.close();
+        await transactionStore.close();
         shedder?.close();
         logger.info({}, 'pubgate stopped');
       })();

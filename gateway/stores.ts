@@ -10,6 +10,9 @@ import { createSqliteOutbox } from '../adapters/reliability/outbox/sqlite-outbox
 import { createRedisIdempotencyStore } from '../adapters/reliability/idempotency/redis-idempotency-store.js';
 import { createSqliteIdempotencyStore } from '../adapters/reliability/idempotency/sqlite-idempotency-store.js';
 import type { IdempotencyStoreImpl } from '../adapters/reliability/idempotency/types.js';
+import { createPostgresTransactionStore } from '../adapters/reliability/transactions/postgres-transactions.js';
+import { createSqliteTransactionStore } from '../adapters/reliability/transactions/sqlite-transactions.js';
+import type { TransactionStore } from '../adapters/reliability/transactions/store.js';
 import type { GatewayConfig } from './config/schema.js';
 
 export function createOutbox(
@@ -50,4 +53,34 @@ export function createIdempotencyStore(
     );
   }
   return createSqliteIdempotencyStore({ file: path.resolve(deps.baseDir, store.path) }, deps);
+}
+
+/**
+ * The transaction table: as configured, or else beside the outbox — the same PostgreSQL when the
+ * outbox is shared by replicas (a transaction opened through one replica is committed through
+ * any), a SQLite file next to the outbox's otherwise.
+ */
+export function createTransactionStore(
+  config: Readonly<GatewayConfig>,
+  deps: { baseDir: string },
+): TransactionStore {
+  const store = config.stores.transactions;
+  const outbox = config.stores.outbox;
+  if (store?.kind === 'postgres') return createPostgresTransactionStore(store);
+  if (store === undefined && outbox.kind === 'postgres') {
+    return createPostgresTransactionStore({
+      url: outbox.url,
+      table: `${outbox.table}_transactions`.slice(0, 55),
+      poolSize: 5,
+      queryTimeoutMs: outbox.queryTimeoutMs,
+    });
+  }
+  const file =
+    store?.kind === 'sqlite'
+      ? store.path
+      : path.join(
+          path.dirname(outbox.kind === 'sqlite' ? outbox.path : './data/outbox.db'),
+          'transactions.db',
+        );
+  return createSqliteTransactionStore({ file: path.resolve(deps.baseDir, file) });
 }

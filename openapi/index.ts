@@ -23,17 +23,25 @@ export const DOCUMENTED_ERROR_CODES: Readonly<Record<string, readonly string[]>>
     'GW_ERR_INVALID_QUERY',
     'GW_ERR_IDEMPOTENCY_KEY_INVALID',
     'GW_ERR_INVALID_ENCODING',
+    'GW_ERR_INVALID_CLOUDEVENT',
+    'GW_ERR_INVALID_DELAY',
+    'GW_ERR_INVALID_TRANSACTION',
   ],
   '401': ['GW_ERR_UNAUTHENTICATED'],
   '403': ['GW_ERR_FORBIDDEN_TOPIC', 'GW_ERR_RESERVED_TOPIC', 'GW_ERR_TENANT_HEADER'],
   '404': ['GW_ERR_NOT_FOUND', 'GW_ERR_NO_ROUTE', 'GW_ERR_NO_DESTINATION'],
   '405': ['GW_ERR_METHOD_NOT_ALLOWED', 'GW_ERR_TOPIC_NOT_READABLE'],
   '408': ['GW_ERR_REQUEST_TIMEOUT'],
-  '409': ['GW_ERR_IDEMPOTENCY_IN_FLIGHT'],
+  '409': [
+    'GW_ERR_IDEMPOTENCY_IN_FLIGHT',
+    'GW_ERR_NOT_CANCELLABLE',
+    'GW_ERR_TRANSACTION_CONFLICT',
+    'GW_ERR_TRANSACTION_FULL',
+  ],
   '413': ['GW_ERR_BODY_TOO_LARGE', 'GW_ERR_MESSAGE_TOO_LARGE'],
   '415': ['GW_ERR_UNSUPPORTED_MEDIA_TYPE', 'GW_ERR_UNSUPPORTED_ENCODING'],
   '417': ['GW_ERR_EXPECTATION_FAILED'],
-  '422': ['GW_ERR_IDEMPOTENCY_MISMATCH'],
+  '422': ['GW_ERR_IDEMPOTENCY_MISMATCH', 'GW_ERR_SCHEMA_VIOLATION'],
   '429': ['GW_ERR_QUOTA_EXCEEDED', 'GW_ERR_TENANT_BUSY', 'GW_ERR_TOO_MANY_AUTH_FAILURES'],
   '431': ['GW_ERR_HEADERS_TOO_LARGE'],
   '500': ['GW_ERR_INTERNAL'],
@@ -50,6 +58,7 @@ export const DOCUMENTED_ERROR_CODES: Readonly<Record<string, readonly string[]>>
     'GW_ERR_OUTBOX_FULL',
     'GW_ERR_OUTBOX_UNAVAILABLE',
     'GW_ERR_STORE_UNAVAILABLE',
+    'GW_ERR_TRANSACTION_STORE_UNAVAILABLE',
   ],
 };
 
@@ -61,8 +70,10 @@ const STATUS_DESCRIPTIONS: Record<string, string> = {
     'The topic is not granted to the tenant, is broker-internal, or the request tried to choose its tenant.',
   '404': 'No route matches the topic, or no such resource.',
   '405': 'Method not allowed here. Carries Allow.',
-  '409': 'A request with the same Idempotency-Key is still being processed; retry when it has finished.',
-  '422': 'The Idempotency-Key was already used with a different request (topic, body or message headers).',
+  '409':
+    'A request with the same Idempotency-Key is still being processed; retry when it has finished. On DELETE /v1/messages/{id}: the message is no longer scheduled (it was handed to the broker, or was never delayed), GW_ERR_NOT_CANCELLABLE. On transactions: decided otherwise or no longer open (GW_ERR_TRANSACTION_CONFLICT), or full (GW_ERR_TRANSACTION_FULL).',
+  '422':
+    "The Idempotency-Key was already used with a different request (topic, body or message headers), or a JSON payload does not match the route's schema (GW_ERR_SCHEMA_VIOLATION: `errors` lists each violation's `path` and `message`, at most 20). Nothing was published.",
   '413': "The body is over the route's limit, or a message is over the broker's maximum size.",
   '415':
     "The Content-Type is missing or not accepted by the route, or the body's Content-Encoding is not one the route decodes (the answer's Accept-Encoding lists those it does).",
@@ -118,7 +129,8 @@ const problem: Schema = {
     requestId: { type: 'string' },
     errors: {
       type: 'array',
-      description: 'One entry per invalid or failed message of a batch.',
+      description:
+        'One entry per invalid or failed message of a batch, or per schema violation (GW_ERR_SCHEMA_VIOLATION).',
       items: {
         type: 'object',
         required: ['code', 'detail'],
@@ -126,6 +138,15 @@ const problem: Schema = {
           index: { type: 'integer', minimum: 0 },
           code: { type: 'string', enum: ALL_CODES },
           detail: { type: 'string' },
+          path: {
+            type: 'string',
+            description:
+              "GW_ERR_SCHEMA_VIOLATION: where in the payload, a JSON Pointer ('' is the payload itself).",
+          },
+          message: {
+            type: 'string',
+            description: 'GW_ERR_SCHEMA_VIOLATION: what the schema requires there.',
+          },
         },
         additionalProperties: false,
       },
@@ -170,6 +191,20 @@ const confirmed: Schema = {
   additionalProperties: false,
 };
 
+/** What a scheduled (delayed) message's answers and status add. */
+const DELAY_FIELDS: Record<string, Schema> = {
+  deliverAt: {
+    type: 'string',
+    format: 'date-time',
+    description: 'Delayed messages: when it is (or was) due, RFC 3339 UTC.',
+  },
+  delay: {
+    enum: ['emulated', 'native'],
+    description:
+      "Delayed messages: the path taken. `emulated`: held in the gateway's outbox and published when due (every broker today); `native`: handed to the broker at once with its delivery time.",
+  },
+};
+
 const pending: Schema = {
   type: 'object',
   required: ['id', 'topic', 'status', 'statusUrl'],
@@ -177,13 +212,35 @@ const pending: Schema = {
     id: { type: 'string' },
     topic: { type: 'string' },
     status: {
-      enum: ['queued', 'accepted'],
+      enum: ['queued', 'accepted', 'scheduled', 'prepared'],
       description:
-        "`queued`: fsync'd in the outbox; the relay will publish it. `accepted`: fire-and-forget, not durable — it may be lost.",
+        "`queued`: fsync'd in the outbox; the relay will publish it. `accepted`: fire-and-forget, not durable — it may be lost. `scheduled`: delayed (Deliver-After / Deliver-At), fsync'd in the outbox; published once `deliverAt` is reached; cancellable with DELETE on its statusUrl until then. `prepared`: stored in transaction `transactionId` (Transaction-Id), invisible until the transaction is committed.",
     },
+    ...DELAY_FIELDS,
+    transactionId: { type: 'string', description: 'The transaction a prepared message belongs to.' },
     statusUrl: { type: 'string', description: 'GET it for the delivery status.' },
   },
   additionalProperties: false,
+};
+
+const transaction: Schema = {
+  type: 'object',
+  required: ['id', 'status', 'messages', 'createdAt', 'expiresAt'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string' },
+    status: { enum: ['open', 'committing', 'committed', 'rolled-back'] },
+    messages: { type: 'integer', minimum: 0, description: 'Messages prepared in it.' },
+    createdAt: { type: 'string', format: 'date-time' },
+    expiresAt: {
+      type: 'string',
+      format: 'date-time',
+      description: 'When the check-back (or default) takes over.',
+    },
+    decidedBy: { enum: ['client', 'check', 'timeout'] },
+    checkUrl: { type: 'string' },
+    checks: { type: 'integer', minimum: 0, description: 'Check-back calls made.' },
+  },
 };
 
 const messageStatus: Schema = {
@@ -192,7 +249,13 @@ const messageStatus: Schema = {
   properties: {
     id: { type: 'string' },
     topic: { type: 'string' },
-    status: { enum: ['queued', 'confirmed', 'failed', 'dead'] },
+    status: {
+      enum: ['queued', 'scheduled', 'confirmed', 'failed', 'dead', 'cancelled', 'prepared', 'rolled-back'],
+      description:
+        '`scheduled`: a delayed message not due yet (then `queued` until the relay hands it to the broker); `cancelled`: a scheduled message cancelled with DELETE; `prepared`: in an open (or committing) transaction; `rolled-back`: its transaction was rolled back, it is never delivered.',
+    },
+    ...DELAY_FIELDS,
+    transactionId: { type: 'string' },
     attempts: { type: 'integer', minimum: 0 },
     receipt: { $ref: '#/components/schemas/Receipt' },
     lastError: {
@@ -305,6 +368,17 @@ const batchRequest: Schema = {
             type: 'string',
             description: 'Default application/json (value) or application/octet-stream (valueBase64).',
           },
+          deliverAfter: {
+            type: ['string', 'number'],
+            description:
+              "Delay this message: a duration (`1500ms`, `90s`, `2m`, `1h`; a bare number is seconds), at most the route's `maxDelay` (default 7 days). Not with deliverAt. Its result is then `scheduled`.",
+          },
+          deliverAt: {
+            type: 'string',
+            format: 'date-time',
+            description:
+              'Deliver this message at an RFC 3339 time (with Z or an offset); a time in the past means no delay. Not with deliverAfter.',
+          },
         },
       },
     },
@@ -344,7 +418,9 @@ const batchResult: Schema = {
               index: { type: 'integer' },
               id: { type: 'string' },
               topic: { type: 'string' },
-              status: { enum: ['queued', 'accepted'] },
+              status: { enum: ['queued', 'accepted', 'scheduled', 'prepared'] },
+              ...DELAY_FIELDS,
+              transactionId: { type: 'string' },
               statusUrl: { type: 'string' },
             },
           },
@@ -473,6 +549,27 @@ const headerParams: OpenAPIV3_1.ParameterObject[] = [
     schema: { type: 'string' },
   },
   {
+    name: 'Deliver-After',
+    in: 'header',
+    description:
+      "Delayed delivery: publish after this long — `1500ms`, `90s`, `2m`, `1h`, `1d`, or a bare number of seconds; at most the route's `maxDelay` (default 7 days). Whatever the route's delivery mode, the message is fsync'd in the outbox and answered 202 `status: scheduled` with `deliverAt`; the relay publishes it once due. Not with Deliver-At; invalid or too long → 400 GW_ERR_INVALID_DELAY.",
+    schema: { type: 'string' },
+  },
+  {
+    name: 'Deliver-At',
+    in: 'header',
+    description:
+      'Delayed delivery: publish at this RFC 3339 time (`2030-01-02T03:04:05Z`, or with an offset). A time in the past means no delay. Not with Deliver-After.',
+    schema: { type: 'string', format: 'date-time' },
+  },
+  {
+    name: 'Transaction-Id',
+    in: 'header',
+    description:
+      'Prepare the message in this open transaction of your tenant (POST /v1/transactions) instead of delivering it: validated now, stored durably, 202 `status: prepared`, delivered only once the transaction is committed. Unknown → 404; decided or full → 409.',
+    schema: { type: 'string' },
+  },
+  {
     name: 'X-Request-Id',
     in: 'header',
     description: 'Correlation id, echoed back and logged. Default: a new UUIDv7.',
@@ -487,7 +584,7 @@ export function openApiDocument(): OpenAPIV3_1.Document {
   ];
   const accepted = (schema: string) => ({
     description:
-      "Accepted, not yet confirmed: `queued` = fsync'd in the outbox (async, Prefer: respond-async, or spooled after a broker failure); `accepted` = fire-and-forget (not durable). Location / statusUrl give the status.",
+      "Accepted, not yet confirmed: `queued` = fsync'd in the outbox (async, Prefer: respond-async, or spooled after a broker failure); `accepted` = fire-and-forget (not durable); `scheduled` = delayed (Deliver-After / Deliver-At), fsync'd in the outbox until its `deliverAt`. Location / statusUrl give the status.",
     headers: {
       Location: { schema: { type: 'string' as const } },
       'Preference-Applied': { schema: { type: 'string' as const } },
@@ -516,16 +613,47 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           requestBody: {
             required: true,
             description:
-              'Any content type the route accepts (default: application/json, application/*+json, text/plain, application/octet-stream). JSON bodies must parse. `ce-*`, `traceparent` and `tracestate` headers travel with the message.',
-            content: { '*/*': { schema: {} } },
+              "Any content type the route accepts (default: application/json, application/*+json, text/plain, application/octet-stream). JSON bodies must parse, and match the route's schema if it has one (422 GW_ERR_SCHEMA_VIOLATION). `ce-*`, `traceparent` and `tracestate` headers travel with the message. CloudEvents 1.0: binary mode (`ce-id` / `ce-specversion` headers; validated, the event id is the message id), structured mode (`application/cloudevents+json`: one event; its `data` or `data_base64` is the payload, `datacontenttype` its content type) and batched mode (`application/cloudevents-batch+json`: one message per event, answered with per-event results like publishBatch). An invalid event is 400 GW_ERR_INVALID_CLOUDEVENT.",
+            content: {
+              '*/*': { schema: {} },
+              'application/cloudevents+json': { schema: { type: 'object' } },
+              'application/cloudevents-batch+json': { schema: { type: 'array', items: { type: 'object' } } },
+            },
           },
           responses: {
             '201': {
-              description: 'The broker confirmed a durable write.',
+              description:
+                'The broker confirmed a durable write (a batch of CloudEvents: every event, with per-event results).',
               headers: { Location: { schema: { type: 'string' } } },
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/Confirmed' } } },
+              content: {
+                'application/json': {
+                  schema: {
+                    oneOf: [
+                      { $ref: '#/components/schemas/Confirmed' },
+                      { $ref: '#/components/schemas/BatchResult' },
+                    ],
+                  },
+                },
+              },
             },
-            '202': accepted('Pending'),
+            '202': {
+              ...accepted('Pending'),
+              content: {
+                'application/json': {
+                  schema: {
+                    oneOf: [
+                      { $ref: '#/components/schemas/Pending' },
+                      { $ref: '#/components/schemas/BatchResult' },
+                    ],
+                  },
+                },
+              },
+            },
+            '207': {
+              description:
+                'A batch of CloudEvents of which some were accepted and some failed (per-event results).',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchResult' } } },
+            },
             ...problemResponses(publishErrors),
           },
         },
@@ -554,7 +682,9 @@ export function openApiDocument(): OpenAPIV3_1.Document {
         post: {
           operationId: 'publishBatch',
           summary: 'Publish several messages; per-message results in request order.',
-          parameters: headerParams.filter((p) => p.name === 'Idempotency-Key' || p.name === 'Prefer'),
+          parameters: headerParams.filter((p) =>
+            ['Idempotency-Key', 'Prefer', 'Transaction-Id'].includes(p.name),
+          ),
           requestBody: {
             required: true,
             content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchRequest' } } },
@@ -580,13 +710,103 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           summary: "Delivery status of one of your tenant's messages (another tenant's id is 404).",
           responses: {
             '200': {
-              description: 'queued | confirmed | failed | dead, attempts, receipt, last error.',
+              description:
+                'queued | scheduled | confirmed | failed | dead | cancelled, attempts, receipt, last error; deliverAt and delay for a delayed message.',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/MessageStatus' } } },
             },
             ...problemResponses(['401', '404', '500', '503']),
           },
         },
+        delete: {
+          operationId: 'cancelMessage',
+          summary:
+            'Cancel a scheduled (delayed) message before it is handed to the broker; it is then never published.',
+          responses: {
+            '200': {
+              description:
+                'Cancelled (also when it already was): its status, `cancelled`. The cancel is atomic with the relay: a message is never both cancelled and published.',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/MessageStatus' } } },
+            },
+            ...problemResponses(['401', '404', '409', '500', '503']),
+          },
+        },
       },
+      '/v1/transactions': {
+        post: {
+          operationId: 'openTransaction',
+          summary:
+            'Open a transaction: publishes with its id in Transaction-Id are prepared (invisible) until it is committed or rolled back.',
+          requestBody: {
+            required: false,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: {
+                    timeoutSeconds: {
+                      type: 'integer',
+                      minimum: 1,
+                      description:
+                        'Undecided this long, it is resolved by checkUrl, else by transactions.defaultDecision. Default: transactions.defaultTimeoutSeconds (60).',
+                    },
+                    checkUrl: {
+                      type: 'string',
+                      format: 'uri',
+                      description:
+                        'POSTed {transactionId, tenant, messages} after the timeout (signed with Pubgate-Signature when transactions.signingSecret is set); answers {decision: commit | rollback | unknown}.',
+                    },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '201': {
+              description: 'Opened.',
+              headers: { Location: { schema: { type: 'string' } } },
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Transaction' } } },
+            },
+            ...problemResponses(['400', '401', '500', '503']),
+          },
+        },
+      },
+      '/v1/transactions/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        get: {
+          operationId: 'transactionStatus',
+          summary: "One of your tenant's transactions (another tenant's is 404).",
+          responses: {
+            '200': {
+              description: 'Its state and message count.',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Transaction' } } },
+            },
+            ...problemResponses(['401', '404', '500', '503']),
+          },
+        },
+      },
+      ...Object.fromEntries(
+        (['commit', 'rollback'] as const).map((verb) => [
+          `/v1/transactions/{id}/${verb}`,
+          {
+            parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+            post: {
+              operationId: verb === 'commit' ? 'commitTransaction' : 'rollbackTransaction',
+              summary:
+                verb === 'commit'
+                  ? 'Commit: every prepared message is delivered (in publish order per key). Idempotent; after a rollback 409.'
+                  : 'Roll back: no prepared message is ever delivered. Idempotent; after (or during) a commit 409.',
+              responses: {
+                '200': {
+                  description: verb === 'commit' ? 'committed' : 'rolled-back',
+                  content: { 'application/json': { schema: { $ref: '#/components/schemas/Transaction' } } },
+                },
+                ...problemResponses(['401', '404', '409', '500', '503']),
+              },
+            },
+          },
+        ]),
+      ),
       '/admin/v1/dead-letters': {
         get: {
           operationId: 'listDeadLetters',
@@ -891,6 +1111,7 @@ export function openApiDocument(): OpenAPIV3_1.Document {
         Confirmed: confirmed,
         Pending: pending,
         MessageStatus: messageStatus,
+        Transaction: transaction,
         DeadLetter: deadLetter,
         Breaker: breaker,
         BatchRequest: batchRequest,

@@ -7,6 +7,7 @@ import { compatSchema } from '../compat/config.js';
 import { ADAPTER_KINDS, type BrokerConfig } from '../../adapters/registry.js';
 import { isReservedTopic } from '../broker-facts.js';
 import { JWT_ALGORITHMS } from '../../policies/auth/index.js';
+import { parseDuration } from '../publish/delay.js';
 
 const MiB = 1024 * 1024;
 
@@ -149,6 +150,30 @@ export const CONTENT_CODINGS = ['gzip', 'deflate', 'br'] as const;
 /** What a sync publish does when its target is cut off (breaker open, not connected) or keeps failing. */
 export const DEGRADE_MODES = ['reject', 'spool', 'failover'] as const;
 export const BALANCE_MODES = ['round-robin', 'random', 'key-hash', 'weighted'] as const;
+export const CLOUDEVENTS_MODES = ['binary', 'structured'] as const;
+
+/**
+ * A route's payload schema: the JSON Schema `document` (inline, or read from `file` at load by
+ * gateway/publish/payload-schema.ts, so a reload sees a changed file).
+ */
+export interface RouteSchemaConfig {
+  readonly file?: string;
+  document?: unknown;
+}
+
+function routeSchemaOf(value: Record<string, unknown> | boolean | undefined): RouteSchemaConfig | undefined {
+  if (value === undefined) return undefined;
+  const keys = typeof value === 'object' ? Object.keys(value) : [];
+  if (
+    typeof value === 'object' &&
+    keys.length === 1 &&
+    keys[0] === 'file' &&
+    typeof value.file === 'string'
+  ) {
+    return { file: value.file };
+  }
+  return { document: value };
+}
 
 const targetName = z.string().min(1);
 const weights = z
@@ -257,6 +282,45 @@ const routeSchema = z.strictObject({
     .default('reject')
     .describe(
       "What a sync publish does when its target is unavailable — its circuit breaker is open, it has not connected yet, or it still fails (retriably) after the retries: `reject` answers 503 (GW_ERR_BREAKER_OPEN with Retry-After while the breaker is open, without touching the broker; nothing kept); `spool` writes the message to the outbox (to the route's first candidate) and answers 202 — and, so that a key keeps its order, also queues (202) a message whose key still has spooled messages waiting for that target, even once the target is healthy again; `failover` tries the route's next target (needs `failover:`, or `split:`/`balance:` whose other targets are then tried in order) and answers 201 from it. Caller errors (too large, invalid destination) and unroutable messages are never degraded. Default: reject.",
+    ),
+  schema: z
+    .union([
+      z.strictObject({
+        file: z.string().min(1).describe('A JSON or YAML schema file, relative to the config file.'),
+      }),
+      z.record(z.string(), z.unknown()),
+      z.boolean(),
+    ])
+    .optional()
+    .transform((value) => routeSchemaOf(value))
+    .describe(
+      "JSON Schema (draft 2020-12) every JSON payload published on this route must match, on every endpoint (/v1 single and batch, CloudEvents `data`, the compatible APIs): inline, or `{file: path}` (JSON or YAML, relative to the config file's directory). Compiled at load: a schema that does not compile fails the config. A payload that does not match is refused with 422 GW_ERR_SCHEMA_VIOLATION listing each violation's path and message (at most 20); nothing is published. Payloads that are not JSON are not checked. Default: none.",
+    ),
+  cloudEvents: z
+    .strictObject({
+      mode: z
+        .enum(CLOUDEVENTS_MODES)
+        .default('binary')
+        .describe(
+          "How CloudEvents published on this route travel to the broker. `binary`: the data is the message payload and the attributes are headers named by the broker's CloudEvents binding (Kafka `ce_*`, AMQP `cloudEvents:*`, RocketMQ `CE_*`, embedded `ce-*`). `structured`: the whole event as an `application/cloudevents+json` payload. Default: binary.",
+        ),
+    })
+    .default({ mode: 'binary' })
+    .describe('CloudEvents on this route.'),
+  maxDelay: z
+    .union([z.number().int().min(0), z.string()])
+    .default('7d')
+    .transform((value, ctx) => {
+      if (typeof value === 'number') return value;
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'a duration such as 90s, 30m, 12h, 7d, or milliseconds' });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .describe(
+      'Longest delay a publish may ask for on this route (`Deliver-After` / `Deliver-At`, batch `deliverAfter` / `deliverAt`); a longer one is 400 GW_ERR_INVALID_DELAY. A duration (`90s`, `30m`, `12h`, `7d`) or a number of milliseconds. Default: 7d.',
     ),
 });
 
@@ -612,6 +676,117 @@ const outboxStoreSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+const transactionStoreSchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('sqlite').describe('One SQLite file, owned by one gateway process.'),
+      path: z
+        .string()
+        .min(1)
+        .default('./data/transactions.db')
+        .describe('Database file (relative to the working directory). Default: ./data/transactions.db.'),
+    }),
+    z.strictObject({
+      kind: z.literal('postgres').describe('PostgreSQL tables shared by several gateway replicas.'),
+      url: z.string().min(1).describe('Connection string. Required.'),
+      table: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,54}$/, 'a lower-case SQL identifier')
+        .default('pubgate_transactions')
+        .describe(
+          'Table name (messages in <table>_messages); created if missing. Default: pubgate_transactions.',
+        ),
+      poolSize: z.number().int().positive().default(5).describe('Connections in the pool. Default: 5.'),
+      queryTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(5_000)
+        .describe('Longest wait for one query or a pool connection. Default: 5000.'),
+    }),
+  ])
+  .optional()
+  .describe(
+    'Where transactions and their prepared messages live. Default: like the outbox — the same PostgreSQL (table pubgate_transactions) when the outbox is postgres, else ./data/transactions.db.',
+  );
+
+const transactionsSchema = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(true)
+    .describe('Serve /v1/transactions and accept Transaction-Id on publishes. Default: true.'),
+  defaultTimeoutSeconds: z
+    .number()
+    .int()
+    .positive()
+    .default(60)
+    .describe('How long a transaction stays open when the request names no timeoutSeconds. Default: 60.'),
+  maxTimeoutSeconds: z
+    .number()
+    .int()
+    .positive()
+    .default(86_400)
+    .describe('Longest timeoutSeconds a client may ask for. Default: 86400.'),
+  maxMessages: z
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .describe('Most messages one transaction may hold. Default: 10000.'),
+  maxChecks: z
+    .number()
+    .int()
+    .min(0)
+    .default(5)
+    .describe('Check-back calls for one timed-out transaction before defaultDecision applies. Default: 5.'),
+  defaultDecision: z
+    .enum(['commit', 'rollback'])
+    .default('rollback')
+    .describe('What happens to a timed-out transaction nobody decides. Default: rollback.'),
+  checkTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(5_000)
+    .describe('Longest wait for one check-back call. Default: 5000.'),
+  checkBackoff: z
+    .strictObject({
+      initialDelayMs: z.number().int().positive().default(1_000),
+      maxDelayMs: z.number().int().positive().default(60_000),
+    })
+    .default({ initialDelayMs: 1_000, maxDelayMs: 60_000 })
+    .describe(
+      'Waits between check-back calls that did not decide (full jitter). Default: {initialDelayMs: 1000, maxDelayMs: 60000}.',
+    ),
+  signingSecret: z
+    .string()
+    .min(16)
+    .optional()
+    .describe(
+      'HMAC-SHA256 key of the check-back signature header Pubgate-Signature: t=<unix seconds>,v1=<hex HMAC of "<t>.<body>">. Unsigned when absent. Default: none.',
+    ),
+  allowedCheckUrls: z
+    .array(z.string().min(1))
+    .default(['https://', 'http://'])
+    .describe(
+      'URL prefixes a checkUrl must start with (e.g. https://hooks.internal/). Default: any http(s) URL.',
+    ),
+  sweepIntervalMs: z
+    .number()
+    .int()
+    .positive()
+    .default(1_000)
+    .describe('How often timed-out transactions and interrupted commits are looked for. Default: 1000.'),
+  leaseMs: z
+    .number()
+    .int()
+    .positive()
+    .default(30_000)
+    .describe(
+      'How long a replica holds a transaction it resolves before another may take it over. Default: 30000.',
+    ),
+});
+
 const idempotencyStoreSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('sqlite').describe('One SQLite file, owned by one gateway process.'),
@@ -640,6 +815,7 @@ const storesSchema = z.strictObject({
     .describe(
       'Where accepted-but-unconfirmed messages and message status live. Default: {kind: sqlite, path: ./data/outbox.db}.',
     ),
+  transactions: transactionStoreSchema,
   idempotency: idempotencyStoreSchema
     .default({ kind: 'sqlite', path: './data/idempotency.db' })
     .describe('Where Idempotency-Key entries live. Default: {kind: sqlite, path: ./data/idempotency.db}.'),
@@ -999,6 +1175,9 @@ export const configSchema = z
       .default(overloadSchema.parse({}))
       .describe('Overload protection: shedding by tenant priority.'),
     reload: reloadSchema.default(reloadSchema.parse({})).describe('Live configuration reload.'),
+    transactions: transactionsSchema
+      .default(transactionsSchema.parse({}))
+      .describe('Transactional (half) messages: /v1/transactions and the Transaction-Id header.'),
     compat: compatSchema
       .default(compatSchema.parse({}))
       .describe('Compatible APIs for clients teams already run (Dapr, Confluent, Strimzi, RabbitMQ HTTP).'),

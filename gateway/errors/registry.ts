@@ -17,6 +17,17 @@ export const GATEWAY_ERRORS = {
   GW_ERR_INVALID_BATCH: { status: 400, title: 'Invalid batch', retriable: false },
   GW_ERR_INVALID_QUERY: { status: 400, title: 'Invalid query parameter', retriable: false },
   GW_ERR_IDEMPOTENCY_KEY_INVALID: { status: 400, title: 'Invalid Idempotency-Key', retriable: false },
+  GW_ERR_INVALID_TRANSACTION: { status: 400, title: 'Invalid transaction request', retriable: false },
+  GW_ERR_INVALID_DELAY: {
+    status: 400,
+    title: 'Invalid delivery delay (Deliver-After / Deliver-At)',
+    retriable: false,
+  },
+  GW_ERR_INVALID_CLOUDEVENT: {
+    status: 400,
+    title: 'Invalid CloudEvent (attributes, data or event format)',
+    retriable: false,
+  },
   GW_ERR_INVALID_ENCODING: {
     status: 400,
     title: 'The body does not decode with its Content-Encoding',
@@ -44,14 +55,34 @@ export const GATEWAY_ERRORS = {
   // 408 — the request did not arrive within the server's time limits; the connection is closed.
   GW_ERR_REQUEST_TIMEOUT: { status: 408, title: 'Request not received in time', retriable: true },
   // 409/422 — Idempotency-Key conflicts.
+  GW_ERR_TRANSACTION_CONFLICT: {
+    status: 409,
+    title: 'The transaction was already decided otherwise (or is no longer open)',
+    retriable: false,
+  },
+  GW_ERR_TRANSACTION_FULL: {
+    status: 409,
+    title: 'The transaction holds as many messages as it may (transactions.maxMessages)',
+    retriable: false,
+  },
   GW_ERR_IDEMPOTENCY_IN_FLIGHT: {
     status: 409,
     title: 'A request with this Idempotency-Key is still in flight',
     retriable: true,
   },
+  GW_ERR_NOT_CANCELLABLE: {
+    status: 409,
+    title: 'The message is no longer scheduled: it was handed to the broker (or was never delayed)',
+    retriable: false,
+  },
   GW_ERR_IDEMPOTENCY_MISMATCH: {
     status: 422,
     title: 'Idempotency-Key reused with a different request',
+    retriable: false,
+  },
+  GW_ERR_SCHEMA_VIOLATION: {
+    status: 422,
+    title: "The payload does not match the route's JSON Schema",
     retriable: false,
   },
   // 413/415 — what the route accepts.
@@ -119,6 +150,11 @@ export const GATEWAY_ERRORS = {
     retriable: true,
   },
   GW_ERR_OUTBOX_FULL: { status: 503, title: 'Outbox full; the message was not accepted', retriable: true },
+  GW_ERR_TRANSACTION_STORE_UNAVAILABLE: {
+    status: 503,
+    title: 'The transaction store cannot be used now; retry (a commit already made stands)',
+    retriable: true,
+  },
   GW_ERR_OUTBOX_UNAVAILABLE: {
     status: 503,
     title: 'Outbox cannot be written; the message was not accepted',
@@ -147,6 +183,10 @@ export interface ProblemItem {
   readonly index?: number;
   readonly code: GatewayErrorCode;
   readonly detail: string;
+  /** GW_ERR_SCHEMA_VIOLATION: where in the payload (a JSON Pointer; '' is the payload itself). */
+  readonly path?: string;
+  /** GW_ERR_SCHEMA_VIOLATION: what the schema requires there. */
+  readonly message?: string;
 }
 
 export interface GatewayErrorOptions {

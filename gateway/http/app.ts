@@ -9,6 +9,7 @@ import { createErrorHandler, sendProblem } from './problem.js';
 import { createPublishRoutes, type PublishRoutesDeps } from './publish-routes.js';
 import { createReloadRoutes, type ReloadRoutesDeps } from './reload-routes.js';
 import { refuseRepeatedSingletons } from './singleton-headers.js';
+import { createTransactionRoutes } from './transaction-routes.js';
 import { createSystemRoutes, type SystemRoutesDeps } from './system-routes.js';
 
 export interface AppDeps
@@ -45,6 +46,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(createSystemRoutes(deps));
   app.use(createPublishRoutes(deps));
+  if (deps.config.transactions.enabled) app.use(createTransactionRoutes(deps));
   app.use(createCompatRoutes(deps));
   if (deps.adminKeys.length > 0) {
     if (deps.reloadConfig) {

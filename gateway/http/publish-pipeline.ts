@@ -19,6 +19,7 @@ import type { DeliveryOutcome } from '../publish/delivery.js';
 import { checkTopic } from '../publish/validation.js';
 import type { ResolvedRoute } from '../routing.js';
 import type { PublishRoutesDeps } from './publish-routes.js';
+import { answerOnce, type RawAnswer } from './answer-once.js';
 import { createPublishSignals } from './publish-signals.js';
 import { gatewayErrorFromRejection, PROBLEM_JSON } from './problem.js';
 import { requestState } from './request-state.js';
@@ -116,6 +117,8 @@ export function createPublishPipeline(deps: PublishRoutesDeps) {
       headers: Record<string, string>;
       payload: Uint8Array;
       contentType: string;
+      /** Delayed delivery: when the message is due (epoch ms); see publish/delay.ts. */
+      deliverAt?: number;
     },
   ): MessageEnvelope {
     return deps.sequencer.stamp({
@@ -127,6 +130,7 @@ export function createPublishPipeline(deps: PublishRoutesDeps) {
       payload: input.payload,
       contentType: input.contentType,
       headers: input.headers,
+      ...(input.deliverAt === undefined ? {} : { deliverAt: input.deliverAt }),
       createdAt: deps.now(),
     });
   }
@@ -192,68 +196,29 @@ export function createPublishPipeline(deps: PublishRoutesDeps) {
       send(res, await produce());
       return;
     }
-    const state = requestState(res);
-    const decision = await deps.idempotency.begin({
-      tenant: state.tenant!,
-      method: req.method,
-      path: req.path,
-      key,
-      fingerprint: fingerprint(),
-    });
-    deps.metrics.idempotency.inc({
-      outcome:
-        decision.kind === 'proceed' ? 'acquired' : decision.kind === 'replay' ? 'replayed' : decision.kind,
-    });
-    switch (decision.kind) {
-      case 'replay':
-        for (const [name, value] of Object.entries(decision.response.headers)) res.setHeader(name, value);
-        res.setHeader('idempotent-replayed', 'true');
-        res.status(decision.response.status).send(decision.response.body);
-        return;
-      case 'in-flight':
-        throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_FLIGHT', decision.detail, {
-          retryAfterSeconds: config.server.retryAfterSeconds,
-        });
-      case 'mismatch':
-        throw new GatewayError('GW_ERR_IDEMPOTENCY_MISMATCH', decision.detail);
-      case 'unavailable':
-        throw new GatewayError(
-          'GW_ERR_STORE_UNAVAILABLE',
-          `${decision.detail}; the request was not processed (deduplication is never skipped)`,
-          { retryAfterSeconds: config.server.retryAfterSeconds },
-        );
-      case 'proceed':
-        break;
-    }
-    let answer: Answer;
-    try {
-      answer = await produce();
-    } catch (error) {
+    const errorAnswer = (error: unknown): RawAnswer => {
       const failure =
         error instanceof GatewayError
           ? error
           : new GatewayError('GW_ERR_INTERNAL', 'internal error', { cause: error });
       const problem = toProblem(failure, {
         instance: req.originalUrl.split('?', 1)[0]!,
-        requestId: state.requestId,
+        requestId: requestState(res).requestId,
       });
-      const stored = await decision.finish({
+      return {
         status: failure.status,
         headers: { 'content-type': PROBLEM_JSON, ...failure.headers },
         body: JSON.stringify(problem),
-      });
-      if (stored.kind === 'unavailable') deps.metrics.idempotency.inc({ outcome: 'unavailable' });
-      throw error;
-    }
-    const body = JSON.stringify(answer.body);
-    const stored = await decision.finish({
-      status: answer.status,
-      headers: { ...answer.headers, 'content-type': 'application/json; charset=utf-8' },
-      body,
+      };
+    };
+    await answerOnce({ deps, errorAnswer }, req, res, key, fingerprint, async () => {
+      const answer = await produce();
+      return {
+        status: answer.status,
+        headers: { ...answer.headers, 'content-type': 'application/json; charset=utf-8' },
+        body: JSON.stringify(answer.body),
+      };
     });
-    // The message is accepted either way; a later retry could not be deduplicated, so say so in logs.
-    if (stored.kind === 'unavailable') deps.metrics.idempotency.inc({ outcome: 'unavailable' });
-    send(res, answer);
   }
 
   function send(res: Response, answer: Answer): void {
@@ -289,11 +254,85 @@ export function createPublishPipeline(deps: PublishRoutesDeps) {
     return deps.delivery.deliver(resolved, envelopes, mode, publishSignal(req, res));
   }
 
+  /** The Transaction-Id of a publish (a transaction of the caller's tenant), or undefined. */
+  function transactionOf(req: Request): string | undefined {
+    const id = headerText(req, 'transaction-id', 'GW_ERR_INVALID_HEADER');
+    if (id !== undefined && !deps.config.transactions.enabled) {
+      throw new GatewayError(
+        'GW_ERR_INVALID_TRANSACTION',
+        'transactions are switched off (transactions.enabled)',
+      );
+    }
+    return id;
+  }
+
+  /**
+   * Prepares validated messages in transaction `transactionId` instead of delivering them: stored
+   * durably, invisible to consumers until a commit. 202 `prepared`, per message for a batch.
+   */
+  async function prepare(
+    res: Response,
+    transactionId: string,
+    envelopes: readonly MessageEnvelope[],
+    batch: boolean,
+  ): Promise<Answer> {
+    const tenant = requestState(res).tenant!;
+    let outcome;
+    try {
+      outcome = await deps.transactions.prepare(tenant, transactionId, envelopes);
+    } catch (error) {
+      throw new GatewayError(
+        'GW_ERR_TRANSACTION_STORE_UNAVAILABLE',
+        `the transaction store cannot be used: ${(error as Error).message}; nothing was kept`,
+        { retryAfterSeconds: config.server.retryAfterSeconds, cause: error },
+      );
+    }
+    if (outcome.kind === 'unknown') {
+      throw new GatewayError('GW_ERR_NOT_FOUND', `no transaction ${transactionId} is known for your tenant`);
+    }
+    if (outcome.kind === 'not-open') {
+      throw new GatewayError(
+        'GW_ERR_TRANSACTION_CONFLICT',
+        `transaction ${transactionId} is ${outcome.record.state}: it takes no more messages; nothing was kept`,
+      );
+    }
+    if (outcome.kind === 'full') {
+      throw new GatewayError(
+        'GW_ERR_TRANSACTION_FULL',
+        `transaction ${transactionId} holds ${outcome.record.messages} messages and may hold at most ${config.transactions.maxMessages}; nothing was kept`,
+      );
+    }
+    const prepared = (envelope: MessageEnvelope) => ({
+      id: envelope.id,
+      topic: envelope.topic,
+      status: 'prepared' as const,
+      transactionId,
+      statusUrl: statusUrl(envelope.id),
+    });
+    if (!batch) {
+      return {
+        status: 202,
+        headers: { location: statusUrl(envelopes[0]!.id) },
+        body: prepared(envelopes[0]!),
+      };
+    }
+    return {
+      status: 202,
+      headers: {},
+      body: {
+        topic: envelopes[0]!.topic,
+        results: envelopes.map((envelope, index) => ({ index, ...prepared(envelope) })),
+      },
+    };
+  }
+
   return {
     admit,
     admitContent,
     acceptedType,
     deliver,
+    prepare,
+    transactionOf,
     deliveryMode,
     envelopeFor,
     parseIdempotencyKey,
@@ -354,12 +393,23 @@ export function statusUrl(id: string): string {
   return `/v1/messages/${encodeURIComponent(id)}`;
 }
 
-/** 202 bodies: `queued` (in the outbox, durable) or `accepted` (fire-and-forget, not durable). */
+/**
+ * 202 bodies: `queued` (in the outbox, durable), `accepted` (fire-and-forget, not durable) or
+ * `scheduled` (delayed: in the outbox, durable, published once due; `delay` names the path taken).
+ */
 export function pendingBody(
   envelope: MessageEnvelope,
-  outcome: Extract<DeliveryOutcome, { kind: 'queued' | 'accepted' }>,
+  outcome: Extract<DeliveryOutcome, { kind: 'queued' | 'accepted' | 'scheduled' }>,
 ) {
-  return { id: envelope.id, topic: envelope.topic, status: outcome.kind, statusUrl: statusUrl(envelope.id) };
+  return {
+    id: envelope.id,
+    topic: envelope.topic,
+    status: outcome.kind,
+    ...(outcome.kind === 'scheduled'
+      ? { deliverAt: new Date(outcome.deliverAt).toISOString(), delay: 'emulated' as const }
+      : {}),
+    statusUrl: statusUrl(envelope.id),
+  };
 }
 
 /** A header's value as the client sent it (UTF-8; see publish/header-values.ts), or undefined. */

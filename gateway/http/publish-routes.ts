@@ -6,11 +6,12 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { isReadable, type MessageEnvelope } from '../../adapters/core/index.js';
+import { isReadable, type Logger, type MessageEnvelope } from '../../adapters/core/index.js';
 import type { Sequencer } from '../../adapters/reliability/sequence.js';
-import type { Policy, PublishContext } from '../../policies/core/index.js';
+import type { Policy } from '../../policies/core/index.js';
 import type { Idempotency } from '../../policies/idempotency/index.js';
-import type { Outbox } from '../../adapters/reliability/outbox/outbox.js';
+import type { Transactions } from '../../adapters/reliability/transactions/coordinator.js';
+import type { MessageStatus, Outbox } from '../../adapters/reliability/outbox/outbox.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { GatewayError, toProblem, type ProblemItem } from '../errors/registry.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -20,10 +21,15 @@ import { batchValueSpans, parseJsonBody, type ByteSpan } from '../publish/json.j
 import type { Publisher } from '../publish/publisher.js';
 import type { Delivery } from '../publish/delivery.js';
 import { checkHeaders, checkMessageId, checkMessageKey } from '../publish/validation.js';
+import { FIELD_NAMES, HEADER_NAMES, resolveDelay } from '../publish/delay.js';
 import type { ResolvedRoute, Router as TopicRouter } from '../routing.js';
 import type { Targets } from '../targets.js';
 import { readBody } from './body.js';
+import { authenticatedTenant, preparedStatus } from './transaction-routes.js';
+import { binaryEvent, binaryEventOutput } from './cloudevents-binary.js';
+import { cloudEventsFormat, createCloudEventsPublish } from './cloudevents-publish.js';
 import { readBodyOf } from './message-body.js';
+import { validatePayload } from '../publish/payload-schema.js';
 import {
   confirmedBody,
   createPublishPipeline,
@@ -34,11 +40,12 @@ import {
   statusUrl,
   throwIf,
 } from './publish-pipeline.js';
-import { gatewayErrorFromRejection, sendProblem } from './problem.js';
+import { sendProblem } from './problem.js';
 import { requestState } from './request-state.js';
 
 export interface PublishRoutesDeps {
   readonly config: Readonly<GatewayConfig>;
+  readonly logger: Logger;
   readonly policy: Policy;
   readonly router: TopicRouter;
   readonly publisher: Publisher;
@@ -55,6 +62,8 @@ export interface PublishRoutesDeps {
   readonly outbox: Outbox;
   /** Authentication alone (who is calling), for requests that name no topic. */
   readonly authenticate: Policy;
+  /** Transactional messages: publishes with Transaction-Id are prepared in one. */
+  readonly transactions: Transactions;
 }
 
 /** HTTP headers always copied onto a message: CloudEvents binary mode and W3C trace context. */
@@ -66,6 +75,7 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
   const router = Router({ caseSensitive: true, strict: false });
 
   const pipeline = createPublishPipeline(deps);
+  const cloudEvents = createCloudEventsPublish(deps, pipeline);
   const {
     admit,
     admitContent,
@@ -80,10 +90,24 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
   router.post('/v1/topics/:topic/messages', async (req, res) => {
     const resolved = await admit(req, res, 'publish');
     const { mode, applied } = deliveryMode(req, resolved.route);
-    refuseWhileCutOff(resolved, mode);
+    // Delayed delivery (Deliver-After / Deliver-At): always via the outbox, so never cut off.
+    const delay = {
+      after: headerText(req, 'deliver-after', 'GW_ERR_INVALID_DELAY'),
+      at: headerText(req, 'deliver-at', 'GW_ERR_INVALID_DELAY'),
+    };
+    const due = resolveDelay(delay, deps.now(), resolved.route.maxDelay, HEADER_NAMES);
+    if ('error' in due) throw due.error;
+    if (due.deliverAt === undefined) refuseWhileCutOff(resolved, mode);
     const idempotencyKey = parseIdempotencyKey(req);
+    const transactionId = pipeline.transactionOf(req);
+    // CloudEvents structured and batched mode (application/cloudevents+json, -batch+json).
+    if (cloudEventsFormat(headerText(req, 'content-type', 'GW_ERR_INVALID_HEADER'))) {
+      const request = { mode, applied, idempotencyKey };
+      await cloudEvents.publish(req, res, resolved, { ...request, ...due });
+      return;
+    }
     const media = acceptedType(resolved.route, headerText(req, 'content-type', 'GW_ERR_INVALID_HEADER'));
-    const id = headerText(req, 'message-id', 'GW_ERR_INVALID_MESSAGE_ID');
+    let id = headerText(req, 'message-id', 'GW_ERR_INVALID_MESSAGE_ID');
     if (id !== undefined) throwIf(checkMessageId(id));
     const key = headerText(req, 'message-key', 'GW_ERR_INVALID_MESSAGE_KEY');
     if (key !== undefined) throwIf(checkMessageKey(key, limits));
@@ -91,19 +115,27 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     if ('error' in copied) throw copied.error;
     const checked = checkHeaders(copied.headers, limits);
     if ('error' in checked) throw checked.error;
+    // CloudEvents binary mode (ce-id or ce-specversion): validated; the event id is the message id.
+    const event = binaryEvent(checked.headers, media.full, id);
+    if (event) id = event.id;
 
     const payload = await readBody(req, resolved.route.maxBodyBytes, resolved.route.contentEncodings);
+    let value: unknown;
     if (isJsonMediaType(media.essence)) {
       const parsed = parseJsonBody(payload, limits.maxJsonDepth);
       if ('error' in parsed) throw parsed.error;
+      value = parsed.value;
     }
+    throwIf(validatePayload(resolved.route, payload, media.full, value));
     await admitContent(res, 1, payload.length);
+    const output = event ? binaryEventOutput(resolved.route, event, checked.headers, payload) : undefined;
     const envelope = envelopeFor(res, resolved, {
       ...(id === undefined ? {} : { id }),
       ...(key === undefined ? {} : { key }),
-      headers: checked.headers,
-      payload,
-      contentType: media.full,
+      headers: output?.headers ?? checked.headers,
+      payload: output?.payload ?? payload,
+      contentType: output?.contentType ?? media.full,
+      ...(due.deliverAt === undefined ? {} : { deliverAt: due.deliverAt }),
     });
     throwIf(deps.publisher.check(resolved, envelope));
 
@@ -116,10 +148,15 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
           'content-type': media.full,
           ...(id === undefined ? {} : { 'message-id': id }),
           ...(key === undefined ? {} : { 'message-key': key }),
+          // The delay as asked (not the resolved time), so a retry of the same request matches.
+          ...(delay.after === undefined ? {} : { 'deliver-after': delay.after }),
+          ...(delay.at === undefined ? {} : { 'deliver-at': delay.at }),
+          ...(transactionId === undefined ? {} : { 'transaction-id': transactionId }),
           mode,
         },
       });
     await respond(req, res, idempotencyKey, fingerprint, async () => {
+      if (transactionId !== undefined) return pipeline.prepare(res, transactionId, [envelope], false);
       const [outcome] = await pipeline.deliver(req, res, resolved, [envelope], mode);
       if (outcome!.kind === 'failed' || outcome!.kind === 'unavailable') {
         throw errorOf(outcome!, config.server.retryAfterSeconds);
@@ -128,6 +165,13 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
       if (applied && outcome!.kind === 'queued') headers['preference-applied'] = 'respond-async';
       if (outcome!.kind === 'confirmed') {
         return { status: 201, headers, body: confirmedBody(envelope, outcome!.receipt) };
+      }
+      if (outcome!.kind === 'scheduled') {
+        return {
+          status: 202,
+          headers: { location: statusUrl(envelope.id) },
+          body: pendingBody(envelope, outcome!),
+        };
       }
       return { status: 202, headers, body: pendingBody(envelope, outcome!) };
     });
@@ -138,6 +182,7 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     const { mode, applied } = deliveryMode(req, resolved.route);
     refuseWhileCutOff(resolved, mode);
     const idempotencyKey = parseIdempotencyKey(req);
+    const transactionId = pipeline.transactionOf(req);
     acceptedType(
       { ...resolved.route, contentTypes: ['application/json'] },
       headerText(req, 'content-type', 'GW_ERR_INVALID_HEADER'),
@@ -175,8 +220,13 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     if (problems.length > 0) throw batchProblem(problems);
 
     const fingerprint = () =>
-      deps.idempotency.fingerprint({ topic: requestState(res).topic!, body, headers: { mode } });
+      deps.idempotency.fingerprint({
+        topic: requestState(res).topic!,
+        body,
+        headers: { mode, ...(transactionId === undefined ? {} : { 'transaction-id': transactionId }) },
+      });
     await respond(req, res, idempotencyKey, fingerprint, async () => {
+      if (transactionId !== undefined) return pipeline.prepare(res, transactionId, envelopes, true);
       const outcomes = await pipeline.deliver(req, res, resolved, envelopes, mode);
       const failures = outcomes.flatMap((outcome, index) =>
         outcome.kind === 'failed' || outcome.kind === 'unavailable' ? [{ index, outcome }] : [],
@@ -194,7 +244,9 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
         });
       }
       const state = requestState(res);
-      const pending = outcomes.some((o) => o.kind === 'queued' || o.kind === 'accepted');
+      const pending = outcomes.some(
+        (o) => o.kind === 'queued' || o.kind === 'accepted' || o.kind === 'scheduled',
+      );
       const headers: Record<string, string> = {};
       if (applied && outcomes.some((o) => o.kind === 'queued'))
         headers['preference-applied'] = 'respond-async';
@@ -210,7 +262,7 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
             if (outcome.kind === 'confirmed') {
               return { index, ...confirmedBody(envelope, outcome.receipt), statusUrl: url };
             }
-            if (outcome.kind === 'queued' || outcome.kind === 'accepted') {
+            if (outcome.kind === 'queued' || outcome.kind === 'accepted' || outcome.kind === 'scheduled') {
               return { index, ...pendingBody(envelope, outcome) };
             }
             const error = errorOf(outcome, config.server.retryAfterSeconds);
@@ -227,45 +279,81 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     });
   });
 
+  /** The caller's tenant, for requests about a message (no topic, so authentication alone). */
+  const messageTenant = (req: Request, res: Response) => authenticatedTenant(deps.authenticate, req, res);
+
+  function outboxUnavailable(what: string, error: unknown): GatewayError {
+    return new GatewayError('GW_ERR_OUTBOX_UNAVAILABLE', `${what}: ${(error as Error).message}`, {
+      retryAfterSeconds: config.server.retryAfterSeconds,
+    });
+  }
+
   router.get('/v1/messages/:id', async (req, res) => {
-    const state = requestState(res);
-    const context: PublishContext = {
-      requestId: state.requestId,
-      operation: 'read',
-      topic: '',
-      headerNames: Object.keys(req.headers),
-      ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }),
-    };
-    const outcome = await deps.authenticate.evaluate(context);
-    if (context.principal) state.tenant = context.principal.tenant;
-    if (!outcome.ok) throw gatewayErrorFromRejection(outcome.rejection);
+    const tenant = await messageTenant(req, res);
     const id = String(req.params.id ?? '');
     let status;
     try {
-      status = await deps.outbox.status(context.principal!.tenant, id);
+      status = await deps.outbox.status(tenant, id, deps.now());
     } catch (error) {
-      throw new GatewayError(
-        'GW_ERR_OUTBOX_UNAVAILABLE',
-        `message status is unavailable: ${(error as Error).message}`,
-        {
-          retryAfterSeconds: config.server.retryAfterSeconds,
-        },
-      );
+      throw outboxUnavailable('message status is unavailable', error);
+    }
+    if (!status) {
+      // Not in the outbox: perhaps prepared in a transaction (not committed yet, or rolled back).
+      const prepared = await preparedStatus(deps.transactions, tenant, id).catch(() => undefined);
+      if (prepared) {
+        requestState(res).topic = prepared.topic;
+        res.json(prepared);
+        return;
+      }
     }
     // Another tenant's message is indistinguishable from an unknown one.
     if (!status) throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${id} is known for your tenant`);
-    state.topic = status.topic;
-    res.json({
+    requestState(res).topic = status.topic;
+    res.json(statusBody(status));
+  });
+
+  // Cancels a scheduled (delayed) message that has not been handed to the broker yet.
+  router.delete('/v1/messages/:id', async (req, res) => {
+    const tenant = await messageTenant(req, res);
+    const id = String(req.params.id ?? '');
+    let outcome;
+    try {
+      outcome = await deps.outbox.cancel(tenant, id, deps.now());
+    } catch (error) {
+      throw outboxUnavailable('the message cannot be cancelled now', error);
+    }
+    if (outcome.kind === 'not-found') {
+      throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${id} is known for your tenant`);
+    }
+    requestState(res).topic = outcome.status.topic;
+    if (outcome.kind === 'not-cancellable') {
+      const { state } = outcome.status;
+      throw new GatewayError(
+        'GW_ERR_NOT_CANCELLABLE',
+        outcome.status.deliverAt === undefined
+          ? `message ${id} was not published with a delay (its status is ${state}); only scheduled messages can be cancelled`
+          : `message ${id} has been handed to the broker (its status is ${state}); it can no longer be cancelled`,
+      );
+    }
+    deps.metrics.delayedMessages.inc({ outcome: 'cancelled' });
+    res.json(statusBody(outcome.status));
+  });
+
+  function statusBody(status: MessageStatus) {
+    return {
       id: status.id,
       topic: status.topic,
       status: status.state,
       attempts: status.attempts,
       ...(status.receipt === undefined ? {} : { receipt: receiptBody(status.receipt) }),
       ...(status.lastError === undefined ? {} : { lastError: status.lastError }),
+      ...(status.deliverAt === undefined
+        ? {}
+        : { deliverAt: new Date(status.deliverAt).toISOString(), delay: 'emulated' as const }),
       createdAt: new Date(status.createdAt).toISOString(),
       updatedAt: new Date(status.updatedAt).toISOString(),
-    });
-  });
+    };
+  }
 
   router.get('/v1/topics/:topic/messages', async (req, res) => {
     const resolved = await admit(req, res, 'read');
@@ -319,6 +407,13 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
     }
     const headers = checkHeaders(message.headers ?? {}, limits);
     if ('error' in headers) return headers;
+    const due = resolveDelay(
+      { after: message.deliverAfter, at: message.deliverAt },
+      deps.now(),
+      route.route.maxDelay,
+      FIELD_NAMES,
+    );
+    if ('error' in due) return due;
     let payload: Uint8Array;
     let contentType: string;
     if (message.valueBase64 !== undefined) {
@@ -345,6 +440,8 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
       payload = Buffer.from(body.subarray(valueSpan.start, valueSpan.end));
       contentType = message.contentType ?? 'application/json';
     }
+    const violation = validatePayload(route.route, payload, contentType);
+    if (violation) return { error: violation };
     const media = parseMediaType(contentType);
     if (!media || !acceptsMediaType(route.route.contentTypes, media.essence)) {
       return {
@@ -360,6 +457,7 @@ export function createPublishRoutes(deps: PublishRoutesDeps): Router {
       headers: headers.headers,
       payload,
       contentType,
+      ...(due.deliverAt === undefined ? {} : { deliverAt: due.deliverAt }),
     });
     const tooLarge = deps.publisher.check(route, envelope);
     return tooLarge ? { error: tooLarge } : { envelope };
@@ -389,6 +487,8 @@ function batchSchema(maxMessages: number) {
               .refine((s) => s.length % 4 === 0 && BASE64.test(s), 'must be standard base64')
               .optional(),
             contentType: z.string().min(1).optional(),
+            deliverAfter: z.union([z.string(), z.number()]).optional(),
+            deliverAt: z.string().optional(),
           })
           .refine((m) => (m.value === undefined) !== (m.valueBase64 === undefined), {
             message: 'each message needs exactly one of "value" or "valueBase64"',
@@ -419,11 +519,12 @@ function describeZodError(error: z.ZodError): string {
 
 function batchProblem(problems: { index: number; error: GatewayError }[]): GatewayError {
   problems.sort((a, b) => a.index - b.index);
-  const items: ProblemItem[] = problems.map(({ index, error }) => ({
-    index,
-    code: error.code,
-    detail: error.message,
-  }));
+  // A schema violation lists each violation (path, message) under the message's index.
+  const items: ProblemItem[] = problems.flatMap(({ index, error }) =>
+    error.code === 'GW_ERR_SCHEMA_VIOLATION' && error.errors !== undefined
+      ? error.errors.map((item) => ({ ...item, index }))
+      : [{ index, code: error.code, detail: error.message }],
+  );
   const statuses = new Set(problems.map((p) => p.error.status));
   const codes = new Set(problems.map((p) => p.error.code));
   const summary = `${problems.length} message(s) in the batch are invalid; nothing was published`;

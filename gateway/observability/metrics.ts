@@ -25,6 +25,8 @@ export interface GatewayMetrics {
   readonly inFlight: Gauge;
   /** Outbox rows by state; read from the store at scrape time (see setOutboxCounts). */
   readonly outboxMessages: Gauge<'state'>;
+  /** Delayed messages by outcome: scheduled (accepted with a delay), cancelled (DELETE before due). */
+  readonly delayedMessages: Counter<'outcome'>;
   readonly outboxAppendDuration: Histogram;
   /** Relay publishes by target and outcome (confirmed or an ADP_ERR_* code). */
   readonly relayPublish: Counter<'target' | 'outcome'>;
@@ -35,6 +37,8 @@ export interface GatewayMetrics {
   readonly deadLettersDeleted: Counter<'target' | 'action'>;
   /** Idempotency-Key outcomes: acquired, replayed, in-flight, mismatch, invalid, unavailable. */
   readonly idempotency: Counter<'outcome'>;
+  /** Transactions decided, by decision (commit, rollback) and who decided (client, check, timeout). */
+  readonly transactions: Counter<'decision' | 'decided_by'>;
   /** Circuit breaker state per target: 0 closed, 1 half-open, 2 open. */
   readonly breakerState: Gauge<'target'>;
   readonly breakerTransitions: Counter<'target' | 'to'>;
@@ -127,19 +131,25 @@ export function createMetrics(): GatewayMetrics {
     }),
     outboxMessages: new Gauge({
       name: 'pubgate_outbox_messages',
-      help: 'Outbox rows by state: queued (waiting for the relay), confirmed, failed, dead.',
+      help: 'Outbox rows by state: queued (waiting for the relay, scheduled ones included), scheduled (delayed, not due yet), cancelled, confirmed, failed, dead.',
       labelNames: ['state'],
       registers: [registry],
       async collect() {
         if (!readOutboxCounts) return;
         try {
           const counts = await readOutboxCounts();
-          for (const state of ['queued', 'confirmed', 'failed', 'dead'])
+          for (const state of ['queued', 'scheduled', 'cancelled', 'confirmed', 'failed', 'dead'])
             this.set({ state }, counts[state] ?? 0);
         } catch {
           // The store is down; the gauge keeps its last values and the logs say why.
         }
       },
+    }),
+    delayedMessages: new Counter({
+      name: 'pubgate_delayed_messages_total',
+      help: 'Delayed messages (Deliver-After / Deliver-At), by outcome: scheduled (accepted into the outbox with a due time) or cancelled (DELETE /v1/messages/{id} before they were due).',
+      labelNames: ['outcome'],
+      registers: [registry],
     }),
     outboxAppendDuration: new Histogram({
       name: 'pubgate_outbox_append_duration_seconds',
@@ -169,6 +179,12 @@ export function createMetrics(): GatewayMetrics {
       name: 'pubgate_dead_letters_deleted_total',
       help: 'Dead letters deleted through the admin API, by target and action (delete: one id; purge: by tenant and topic, or all).',
       labelNames: ['target', 'action'],
+      registers: [registry],
+    }),
+    transactions: new Counter({
+      name: 'pubgate_transactions_total',
+      help: 'Transactions decided, by decision (commit, rollback) and who decided (client; check: the check-back URL; timeout: the configured default).',
+      labelNames: ['decision', 'decided_by'],
       registers: [registry],
     }),
     idempotency: new Counter({

@@ -23,7 +23,8 @@ import { createDelivery, type Delivery } from '../publish/delivery.js';
 import { createGatewayBreakers } from '../publish/breakers.js';
 import { createPublisher, type Publisher } from '../publish/publisher.js';
 import type { TargetBreakers } from '../../adapters/reliability/breaker/index.js';
-import { createRouter } from '../routing.js';
+import { createRouter, type Router as TopicRouter } from '../routing.js';
+import type { Transactions } from '../../adapters/reliability/transactions/coordinator.js';
 import type { PooledTargets, TargetChanges } from './target-pool.js';
 
 /** What a reload did. Refused and unchanged reloads leave the running config as it was. */
@@ -68,6 +69,8 @@ export interface RuntimeShared {
   readonly idempotency: Idempotency;
   readonly crash: CrashPoints;
   readonly sequencer: Pick<Sequencer, 'stamp'>;
+  /** Transactional messages (process-long: the sweeper runs whatever the config generation). */
+  readonly transactions: Transactions;
   /** The OpenAPI document describing `config` as generation `generation`. */
   apiDocument(config: Readonly<GatewayConfig>, generation: number): OpenAPIV3_1.Document;
   readonly shutdownSignal: AbortSignal;
@@ -83,6 +86,8 @@ export interface Runtime {
   readonly pipeline: Shared<PolicyPipeline>;
   readonly publisher: Publisher;
   readonly delivery: Delivery;
+  /** Topic → route of this generation's config. */
+  readonly router: TopicRouter;
   /**
    * One circuit breaker per target of this generation. A reload carries over the state of the
    * breakers of the targets it keeps unchanged (an open breaker stays open until its probe); a
@@ -157,6 +162,7 @@ export function createRuntime(
     delivery,
     idempotency: deps.idempotency,
     outbox: deps.outbox,
+    transactions: deps.transactions,
     adminKeys: config.admin.keys,
     breakers,
     wakeRelay: () => deps.relay.wake(),
@@ -186,6 +192,7 @@ export function createRuntime(
     pipeline,
     publisher,
     delivery,
+    router,
     breakers,
     handle(req, res) {
       // 'close' fires once the response is sent or the connection is gone, whichever first.
